@@ -1,0 +1,174 @@
+//! Message headers: the `NATS/1.0` block carried by `HPUB` and `HMSG`.
+//!
+//! ```text
+//! NATS/1.0[ <status>[ <description>]]CRLF
+//! <Name>: <value>CRLF        (zero or more; names may repeat)
+//! CRLF
+//! ```
+//!
+//! [`HeaderMap`] follows ADR-4: names keep their case and are looked up
+//! case-sensitively; a repeated name keeps each value as its own line, in insertion
+//! order. Names and values are validated when added, so encoding cannot fail and can
+//! never inject protocol.
+
+mod parse;
+mod status;
+
+pub use status::{StatusCode, status_of};
+
+use bytes::{BufMut, BytesMut};
+
+use crate::error::ProtoError;
+use crate::num::{Decimal, decimal_len};
+use crate::validate::{validate_header_name, validate_header_value};
+
+/// The version line's fixed part.
+const VERSION: &[u8] = b"NATS/1.0";
+
+/// An ordered multimap of headers, with an optional inline status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct HeaderMap {
+    status: Option<StatusCode>,
+    description: Option<String>,
+    entries: Vec<(String, String)>,
+}
+
+impl HeaderMap {
+    /// An empty map (encodes as `NATS/1.0\r\n\r\n`).
+    pub fn new() -> Self {
+        HeaderMap::default()
+    }
+
+    /// An empty map with a status line, e.g. `NATS/1.0 503` or
+    /// `NATS/1.0 408 Request Timeout`. CR, LF and NUL in the description are
+    /// replaced by spaces, and surrounding whitespace is trimmed (as parsing would).
+    pub fn with_status(status: StatusCode, description: Option<&str>) -> Self {
+        let mut map = HeaderMap::new();
+        map.set_status(status, description);
+        map
+    }
+
+    /// Sets (replaces) the status line; the description is cleaned as by
+    /// [`with_status`](Self::with_status).
+    pub fn set_status(&mut self, status: StatusCode, description: Option<&str>) {
+        self.status = Some(status);
+        self.description = description
+            .map(|d| {
+                d.replace(['\r', '\n', '\0'], " ")
+                    .trim_matches([' ', '\t'])
+                    .to_owned()
+            })
+            .filter(|d| !d.is_empty());
+    }
+
+    /// The inline status, if the version line has one.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// The status description (`Idle Heartbeat`), if any.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The first value of the header named exactly `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of the header named exactly `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Adds a value under `name` after any existing ones. Fails (adding nothing) if
+    /// the name or value is invalid (see [`crate::validate`]).
+    pub fn append(&mut self, name: &str, value: &str) -> Result<(), ProtoError> {
+        validate_header_name(name)?;
+        validate_header_value(value)?;
+        self.entries.push((name.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    /// Replaces every value of `name` with `value` (the new entry goes last). Fails
+    /// (changing nothing) if the name or value is invalid.
+    pub fn insert(&mut self, name: &str, value: &str) -> Result<(), ProtoError> {
+        validate_header_name(name)?;
+        validate_header_value(value)?;
+        self.remove(name);
+        self.entries.push((name.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    /// Removes every header named exactly `name`; returns how many were removed.
+    pub fn remove(&mut self, name: &str) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|(n, _)| n != name);
+        before.saturating_sub(self.entries.len())
+    }
+
+    /// All `(name, value)` pairs in order (a repeated name appears once per value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Number of header lines (the status does not count).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if there are no header lines (there may still be a status).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Exactly how many bytes [`encode`](Self::encode) writes: the `#header-bytes`
+    /// of `HPUB`/`HMSG`.
+    pub fn encoded_len(&self) -> usize {
+        // "NATS/1.0" + CRLF + final CRLF
+        let mut len = VERSION.len().saturating_add(4);
+        if let Some(status) = self.status {
+            len = len
+                .saturating_add(1)
+                .saturating_add(decimal_len(usize::from(status.0)));
+            if let Some(d) = &self.description {
+                len = len.saturating_add(1).saturating_add(d.len());
+            }
+        }
+        self.entries.iter().fold(len, |len, (n, v)| {
+            // "Name: value\r\n"
+            len.saturating_add(n.len())
+                .saturating_add(v.len())
+                .saturating_add(4)
+        })
+    }
+
+    /// Writes the block: `NATS/1.0[ status[ description]]\r\n`, then
+    /// `Name: value\r\n` per entry, then `\r\n`.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.reserve(self.encoded_len());
+        buf.put_slice(VERSION);
+        if let Some(status) = self.status {
+            buf.put_u8(b' ');
+            buf.put_slice(Decimal::new(u64::from(status.0)).as_bytes());
+            if let Some(d) = &self.description {
+                buf.put_u8(b' ');
+                buf.put_slice(d.as_bytes());
+            }
+        }
+        buf.put_slice(b"\r\n");
+        for (name, value) in &self.entries {
+            buf.put_slice(name.as_bytes());
+            buf.put_slice(b": ");
+            buf.put_slice(value.as_bytes());
+            buf.put_slice(b"\r\n");
+        }
+        buf.put_slice(b"\r\n");
+    }
+}

@@ -1,0 +1,230 @@
+//! The control line: finding its CRLF, and splitting it into an operation name and
+//! whitespace-separated arguments (a small nom grammar).
+//!
+//! ```text
+//! line  = ws* op (ws+ arg)* ws*      ws = SP | HTAB
+//! arg   = (any byte but SP, HTAB)+
+//! ```
+//!
+//! Nothing here allocates or copies: tokens are sub-slices of the caller's buffer,
+//! and their positions are turned into [`Span`]s so that they can be re-sliced out of
+//! the frozen frame as `Bytes`.
+
+use memchr::memchr;
+use nom::IResult;
+use nom::bytes::complete::{take_till1, take_while};
+
+use crate::error::ProtoError;
+
+/// Lines of `INFO` and `CONNECT` (JSON) may be this long even when
+/// `max_control_line` is smaller: an `INFO` from a large cluster lists every
+/// member's URL and a `CONNECT` may carry a JWT, and both exceed a few KiB.
+pub const MAX_JSON_LINE: usize = 64 * 1024;
+
+/// Most arguments any operation has (`HMSG subject sid reply hdr total`).
+const MAX_ARGS: usize = 5;
+
+/// `IResult` with the zero-cost `()` error: the grammar never needs to explain a
+/// failure, it only needs to know whether a token is there.
+type Parsed<'a> = IResult<&'a [u8], &'a [u8], ()>;
+
+#[inline]
+fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+/// `ws*`
+#[inline]
+fn skip_ws(input: &[u8]) -> &[u8] {
+    let parsed: Parsed<'_> = take_while(is_ws)(input);
+    parsed.map_or(input, |(rest, _)| rest)
+}
+
+/// `arg`: one token, or `None` at the end of the line.
+#[inline]
+fn token(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let parsed: Parsed<'_> = take_till1(is_ws)(input);
+    parsed.ok()
+}
+
+/// Trims trailing spaces and tabs.
+#[inline]
+pub(crate) fn trim_end_ws(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = s {
+        if !is_ws(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Splits a complete control line into its operation name and the remainder
+/// (leading whitespace removed). The name is empty if the line is blank.
+#[inline]
+pub(crate) fn op_word(line: &[u8]) -> (&[u8], &[u8]) {
+    let line = skip_ws(line);
+    match token(line) {
+        Some((rest, word)) => (word, skip_ws(rest)),
+        None => (&[], line),
+    }
+}
+
+/// Locates the end of the control line at the start of `buf`.
+///
+/// Returns the line length without its CRLF, `None` if the line is incomplete, or an
+/// error if no CRLF appears within `max + 2` bytes (`json_op` names the operation
+/// allowed [`MAX_JSON_LINE`] instead) or a LF is not preceded by CR.
+#[inline]
+pub(crate) fn find_line(
+    buf: &[u8],
+    max: usize,
+    json_op: &[u8],
+) -> Result<Option<usize>, ProtoError> {
+    let window = max.saturating_add(2);
+    match memchr(b'\n', buf.get(..window).unwrap_or(buf)) {
+        Some(lf) => line_end(buf, lf).map(Some),
+        None if buf.len() < window => Ok(None),
+        None => {
+            let long = MAX_JSON_LINE.max(max);
+            if !op_word(buf).0.eq_ignore_ascii_case(json_op) {
+                return Err(ProtoError::ControlLineTooLong { limit: max });
+            }
+            let window = long.saturating_add(2);
+            match memchr(b'\n', buf.get(..window).unwrap_or(buf)) {
+                Some(lf) => line_end(buf, lf).map(Some),
+                None if buf.len() < window => Ok(None),
+                None => Err(ProtoError::ControlLineTooLong { limit: long }),
+            }
+        }
+    }
+}
+
+/// The line length given the position of its LF.
+#[inline]
+fn line_end(buf: &[u8], lf: usize) -> Result<usize, ProtoError> {
+    match lf.checked_sub(1) {
+        Some(cr) if buf.get(cr) == Some(&b'\r') => Ok(cr),
+        _ => Err(ProtoError::BareLineFeed),
+    }
+}
+
+/// The arguments of a control line: up to five tokens, and how many there were.
+pub(crate) struct Args<'a> {
+    toks: [&'a [u8]; MAX_ARGS],
+    count: usize,
+}
+
+impl<'a> Args<'a> {
+    /// Tokenizes `input` (the line after the operation name).
+    #[inline]
+    pub(crate) fn parse(mut input: &'a [u8]) -> Self {
+        let mut args = Args {
+            toks: [&[]; MAX_ARGS],
+            count: 0,
+        };
+        loop {
+            input = skip_ws(input);
+            let Some((rest, tok)) = token(input) else {
+                return args;
+            };
+            if let Some(slot) = args.toks.get_mut(args.count) {
+                *slot = tok;
+            }
+            args.count = args.count.saturating_add(1);
+            input = rest;
+        }
+    }
+
+    /// How many arguments the line had (may exceed the number stored).
+    #[inline]
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The `i`-th argument (empty if absent).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> &'a [u8] {
+        self.toks.get(i).copied().unwrap_or_default()
+    }
+}
+
+/// A byte range inside the buffer the control line was found in; it stays valid
+/// for the frame cut from the front of that buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+impl Span {
+    /// The position of `part` relative to `base` (the buffer's first byte).
+    /// `part` must be a sub-slice of the buffer starting at `base`.
+    #[inline]
+    pub(crate) fn of(base: *const u8, part: &[u8]) -> Self {
+        let start = (part.as_ptr() as usize).wrapping_sub(base as usize);
+        Span {
+            start,
+            end: start.wrapping_add(part.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(line: &[u8]) -> Vec<&[u8]> {
+        let a = Args::parse(line);
+        (0..a.count().min(MAX_ARGS)).map(|i| a.get(i)).collect()
+    }
+
+    #[test]
+    fn tokenizes_on_runs_of_whitespace() {
+        assert_eq!(
+            toks(b"foo  1\tbar 5"),
+            vec![&b"foo"[..], b"1", b"bar", b"5"]
+        );
+        assert_eq!(toks(b" \t a \t "), vec![&b"a"[..]]);
+        assert!(toks(b"").is_empty());
+        assert!(toks(b" \t").is_empty());
+        assert_eq!(Args::parse(b"1 2 3 4 5 6 7").count(), 7);
+    }
+
+    #[test]
+    fn op_word_splits_name() {
+        assert_eq!(op_word(b"  PING  "), (&b"PING"[..], &b""[..]));
+        assert_eq!(
+            op_word(b"INFO {\"a\": 1}"),
+            (&b"INFO"[..], &b"{\"a\": 1}"[..])
+        );
+        assert_eq!(op_word(b""), (&b""[..], &b""[..]));
+    }
+
+    #[test]
+    fn finds_lines() {
+        assert_eq!(find_line(b"PING\r\n", 10, b"INFO"), Ok(Some(4)));
+        assert_eq!(find_line(b"PING\r", 10, b"INFO"), Ok(None));
+        assert_eq!(
+            find_line(b"PING\n", 10, b"INFO"),
+            Err(ProtoError::BareLineFeed)
+        );
+        assert_eq!(find_line(b"\n", 10, b"INFO"), Err(ProtoError::BareLineFeed));
+        // exactly max bytes of line is fine, one more is not
+        assert_eq!(find_line(b"0123456789\r\n", 10, b"INFO"), Ok(Some(10)));
+        assert_eq!(
+            find_line(b"0123456789A\r\n", 10, b"INFO"),
+            Err(ProtoError::ControlLineTooLong { limit: 10 })
+        );
+        assert_eq!(find_line(b"0123456789A", 10, b"INFO"), Ok(None));
+        // JSON lines get the larger window
+        assert_eq!(find_line(b"info {\"x\":1}\r\n", 4, b"INFO"), Ok(Some(12)));
+        assert_eq!(find_line(b"INFO {\"x\":1", 4, b"INFO"), Ok(None));
+    }
+
+    #[test]
+    fn trims() {
+        assert_eq!(trim_end_ws(b"a b \t"), b"a b");
+        assert_eq!(trim_end_ws(b" \t"), b"");
+    }
+}
