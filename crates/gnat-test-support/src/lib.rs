@@ -19,6 +19,8 @@
 //!   `config.rs`): one server, restart on the same ports and store, kill, lame duck.
 //! - [`Cluster`] (`cluster.rs`): an n-node JetStream cluster on loopback.
 //! - [`tls`]: CA, server and client certificates generated at test time.
+//! - [`auth`]: nkeys, operator/account/user JWTs and creds files generated at test time, and the
+//!   server config (operator mode with a memory resolver, or plain nkey users) that trusts them.
 //! - [`probe`]: raw readiness checks (`INFO` line, monitoring HTTP) and a deadline poller.
 //!
 //! # Environment
@@ -37,6 +39,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod binary;
 mod builder;
 mod cluster;

@@ -323,10 +323,10 @@ impl NatsServer {
             if status != 200 {
                 return Err(format!("/healthz: {status} {}", body.trim()));
             }
-        } else if let Some(info) = info {
-            if info["jetstream"] != true {
-                return Err("INFO does not say jetstream:true yet".to_owned());
-            }
+        } else if let Some(info) = info
+            && info["jetstream"] != true
+        {
+            return Err("INFO does not say jetstream:true yet".to_owned());
         }
         Ok(())
     }
@@ -416,11 +416,11 @@ impl NatsServer {
         self.pid = child.id();
         self.child = Some(child);
         loop {
-            if let Some(child) = &mut self.child {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(SpawnError::Exited(status.to_string()));
-                }
+            if let Some(child) = &mut self.child
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(SpawnError::Exited(status.to_string()));
             }
             if let Some(ports) = self.read_ports_file() {
                 self.record_ports(ports);
