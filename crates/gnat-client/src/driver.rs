@@ -1,0 +1,222 @@
+//! The driver: one task per client that owns the connection's life — starts the reader and
+//! writer for each connection, sends keep-alive PINGs, notices stale or lost connections, and
+//! reconnects with backoff until the client is closed.
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::connection::{Established, TlsConfig, establish};
+use crate::error::Error;
+use crate::events::{Counters, Event};
+use crate::lock;
+use crate::reader::{self, ReadEnd};
+use crate::rng::Rng;
+use crate::shared::{Command, Shared};
+use crate::writer;
+
+/// How a connection ended.
+enum End {
+    /// Lost, stale, lame duck or a forced reconnect: connect again.
+    Reconnect(String),
+    /// The client is closing.
+    Close,
+}
+
+/// Runs the client's connection until it is closed. `first` is the connection made by
+/// `connect`, already [`activate`]d and announced (absent when it failed and
+/// `retry_on_initial_connect` is set).
+pub(crate) async fn run(shared: Arc<Shared>, tls: Arc<TlsConfig>, first: Option<Established>) {
+    let mut connected_before = first.is_some();
+    let mut next = first;
+    let mut rng = Rng::new();
+    loop {
+        let (est, server) = match next.take() {
+            Some(est) => {
+                let server = est.addr.socket_addr_string();
+                (est, server)
+            }
+            None => match reconnect(&shared, &tls, &mut rng).await {
+                Some(mut est) => {
+                    let server = activate(&shared, &mut est);
+                    if connected_before {
+                        Counters::add(&shared.counters.reconnects, 1);
+                        shared.emit(Event::Reconnected {
+                            server: server.clone(),
+                        });
+                    } else {
+                        connected_before = true;
+                        shared.emit(Event::Connected {
+                            server: server.clone(),
+                        });
+                    }
+                    (est, server)
+                }
+                None => break,
+            },
+        };
+        match serve(&shared, est.transport, est.buf, server).await {
+            End::Close => break,
+            End::Reconnect(reason) => {
+                if shared.is_closed() {
+                    break;
+                }
+                shared.emit(Event::Disconnected { reason });
+            }
+        }
+    }
+    shared.on_closed();
+    shared.emit(Event::Closed);
+    shared
+        .closed_done_flag
+        .store(true, std::sync::atomic::Ordering::Release);
+    shared.closed_done.notify_waiters();
+}
+
+/// Makes a connection that finished its handshake the current one: the server pool, the
+/// server's INFO, and the outbound side (subscriptions restored, publishes go to the socket).
+/// Returns the server's `host:port`. `connect` calls it before returning, so the client is
+/// connected (state, `max_payload`, no reconnect-buffer limit) as soon as it has it.
+pub(crate) fn activate(shared: &Shared, est: &mut Established) -> String {
+    let server = est.addr.socket_addr_string();
+    let info = std::mem::take(&mut est.info);
+    let discovered = if shared.opts.ignore_discovered_servers {
+        Vec::new()
+    } else {
+        lock(&shared.pool).add_discovered(&info.connect_urls)
+    };
+    lock(&shared.pool).connected_to(&server);
+    shared.set_info(info);
+    if !discovered.is_empty() {
+        shared.emit(Event::ServersDiscovered {
+            servers: discovered,
+        });
+    }
+    shared.on_connected();
+    server
+}
+
+/// Runs one live connection until it ends.
+async fn serve(
+    shared: &Arc<Shared>,
+    transport: crate::connection::Transport,
+    buf: bytes::BytesMut,
+    server: String,
+) -> End {
+    let (rd, wr) = transport.split();
+    let cancel = Arc::new(Notify::new());
+    let mut writer: JoinHandle<Result<(), Error>> =
+        tokio::spawn(writer::run(shared.clone(), wr, cancel.clone()));
+    let mut reader: JoinHandle<ReadEnd> =
+        tokio::spawn(reader::run(shared.clone(), rd, buf, server.clone()));
+    let interval = shared.opts.ping_interval;
+    let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
+    let mut writer_done = false;
+
+    let end = loop {
+        tokio::select! {
+            end = &mut reader => {
+                break End::Reconnect(match end {
+                    Ok(end) => end.into_error().to_string(),
+                    Err(e) => format!("reader task failed: {e}"),
+                });
+            }
+            res = &mut writer, if !writer_done => {
+                writer_done = true;
+                break End::Reconnect(match res {
+                    Ok(Ok(())) => "writer stopped".to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => format!("writer task failed: {e}"),
+                });
+            }
+            _ = ping.tick() => {
+                let (stale, wake) = {
+                    let mut out = lock(&shared.out);
+                    if out.pings_outstanding() >= shared.opts.max_pings_outstanding {
+                        (true, false)
+                    } else {
+                        (false, out.queue_ping(None))
+                    }
+                };
+                if stale {
+                    break End::Reconnect(format!(
+                        "stale connection: {} PINGs without a PONG",
+                        shared.opts.max_pings_outstanding
+                    ));
+                }
+                if wake {
+                    shared.wake_writer();
+                }
+            }
+            _ = shared.command_wake.notified() => match shared.take_command() {
+                Some(Command::Close) => {
+                    flush_before_close(shared, &mut reader).await;
+                    break End::Close;
+                }
+                Some(Command::Reconnect) => break End::Reconnect("reconnect requested".to_string()),
+                Some(Command::LameDuck) => {
+                    break End::Reconnect(format!("{server} entered lame duck mode"));
+                }
+                None => {}
+            },
+        }
+    };
+
+    // Stop the writer; it puts publishes that never reached the socket back in the buffer.
+    cancel.notify_one();
+    if !writer_done {
+        let _ = writer.await;
+    }
+    reader.abort();
+    shared.on_disconnected();
+    end
+}
+
+/// Best effort on close: wait (bounded by the connection timeout) until the server has
+/// processed everything queued so far.
+async fn flush_before_close(shared: &Shared, reader: &mut JoinHandle<ReadEnd>) {
+    let (tx, rx) = oneshot::channel();
+    let wake = lock(&shared.out).queue_ping(Some(tx));
+    if wake {
+        shared.wake_writer();
+    }
+    tokio::select! {
+        _ = rx => {}
+        _ = reader => {}
+        _ = tokio::time::sleep(shared.opts.connection_timeout) => {}
+    }
+}
+
+/// Tries servers from the pool with backoff until one accepts; `None` when the attempt limit
+/// is reached or the client is closing.
+async fn reconnect(shared: &Shared, tls: &TlsConfig, rng: &mut Rng) -> Option<Established> {
+    let mut attempt: u32 = 0;
+    loop {
+        attempt = attempt.saturating_add(1);
+        if shared
+            .opts
+            .max_reconnects
+            .is_some_and(|max| attempt as usize > max)
+        {
+            return None;
+        }
+        let delay = shared.opts.backoff.delay(attempt, rng);
+        let addr = lock(&shared.pool).next_server()?;
+        let attempt_result = tokio::select! {
+            _ = shared.close_signal() => return None,
+            r = async {
+                tokio::time::sleep(delay).await;
+                establish(&addr, &shared.opts, tls).await
+            } => r,
+        };
+        match attempt_result {
+            Ok(est) => return Some(est),
+            Err(e) if e.is_authorization() => shared.emit(Event::ServerError {
+                message: e.message().to_string(),
+            }),
+            Err(_) => {}
+        }
+    }
+}

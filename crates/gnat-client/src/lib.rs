@@ -1,0 +1,92 @@
+//! # gnat-client
+//!
+//! The NATS core client: a connection to a server (plain or TLS, with token, user/password,
+//! nkey or JWT credentials), publish and subscribe, request/reply over one shared inbox
+//! subscription, flush, drain and close, and reconnection to a pool of servers with every
+//! subscription restored.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), gnat_client::Error> {
+//! let client = gnat_client::connect("nats://127.0.0.1:4222").await?;
+//! let mut sub = client.subscribe("time.>").await?;
+//! client.publish("time.utc", "12:00").await?;
+//! client.flush().await?; // the server has processed the publish
+//! if let Some(msg) = sub.next().await {
+//!     println!("{} -> {:?}", msg.subject, msg.payload);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## How it works
+//!
+//! One driver task per client owns the connection's life; per connection a reader task and a
+//! writer task do the IO.
+//!
+//! * **Publish** encodes straight into a shared, byte-bounded write buffer under a short lock —
+//!   no channel send, no task wake-up (unless the writer is parked) and no allocation for
+//!   small payloads. Large payloads are chained, not copied. The writer swaps the buffer out
+//!   and writes it in large (vectored) writes. When the buffer is full, publishers wait; when
+//!   disconnected, publishes go to the reconnect buffer and fail with a clear error once it is
+//!   full.
+//! * **Receive**: one read buffer per connection; frames are cut out of it and their subject
+//!   and payload are slices of it (no copy). Each subscription has its own bounds in messages
+//!   and bytes; a slow one drops and counts, raising one event per episode, and never blocks
+//!   the reader.
+//! * **Request/reply** uses one wildcard subscription per connection and a token per request;
+//!   the token is removed on reply, timeout and cancellation. "No responders" fails at once.
+//! * **`flush`** is a PING/PONG round trip: it returns when the server has processed
+//!   everything before it.
+//! * **Reconnect** walks the server pool (configured URLs plus servers the cluster announces)
+//!   with jittered exponential backoff, moves away from a server in lame duck mode, detects
+//!   stale connections by missed PONGs, and on each new connection restores every
+//!   subscription (with the remaining auto-unsubscribe count) and the request inbox before
+//!   sending what was buffered while disconnected.
+//!
+//! ## What it does not do
+//!
+//! It does not parse or encode wire bytes itself (that is [`proto`]), and knows nothing about
+//! JetStream (that is `gnat-jetstream`). WebSocket transports are not supported.
+//!
+//! ## Layout
+//!
+//! `client` (the [`Client`] handle), `options` ([`ConnectOptions`]), `subscription`,
+//! `message`, `events` (events and statistics), `error`; internals: `shared` (state shared by
+//! the tasks), `writer`, `reader`, `driver`, `connection` (transport and handshake), `pool`,
+//! `addr`, `auth`, `tls`, `rng`.
+
+#![forbid(unsafe_code)]
+
+pub use proto;
+
+pub mod addr;
+pub mod auth;
+mod client;
+mod connection;
+mod driver;
+mod error;
+mod events;
+mod message;
+mod options;
+mod pool;
+mod reader;
+pub mod rng;
+mod shared;
+mod subscription;
+pub mod tls;
+mod writer;
+
+pub use bytes::Bytes;
+pub use client::{Client, Request, State, connect};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, Events, Statistics};
+pub use message::{Message, Subject};
+pub use options::{Backoff, ConnectOptions, SubscriptionLimits};
+pub use proto::{HeaderMap, StatusCode};
+pub use subscription::{CloseReason, Subscription};
+pub use tls::TlsOptions;
+
+/// Locks a mutex, ignoring poisoning: a panic elsewhere must not take the connection down with
+/// it, and every critical section leaves the state consistent between statements.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,379 @@
+//! [`ConnectOptions`]: the builder every connection starts from.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Client;
+use crate::auth::{Auth, KeyPair};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::Event;
+use crate::tls::TlsOptions;
+
+/// Per-subscription bounds: past either one, new messages for that subscription are dropped
+/// and counted (a slow consumer), and the connection carries on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionLimits {
+    /// Maximum messages waiting to be read.
+    pub messages: usize,
+    /// Maximum bytes (subject + reply + headers + payload) waiting to be read.
+    pub bytes: usize,
+}
+
+impl Default for SubscriptionLimits {
+    fn default() -> Self {
+        SubscriptionLimits {
+            messages: 512 * 1024,
+            bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// How long to wait between reconnect attempts: exponential from `base` up to `max`, each delay
+/// with up to `jitter` added at random. The first attempt after a disconnect is immediate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay before the second attempt.
+    pub base: Duration,
+    /// Largest delay.
+    pub max: Duration,
+    /// Random extra delay added to each wait (0 to this).
+    pub jitter: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(10),
+            max: Duration::from_secs(4),
+            jitter: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before attempt `attempt` (1-based; attempt 1 waits nothing).
+    pub fn delay(&self, attempt: u32, rng: &mut crate::rng::Rng) -> Duration {
+        if attempt <= 1 {
+            return Duration::ZERO;
+        }
+        let shift = (attempt - 2).min(20);
+        let exp = self.base.saturating_mul(1u32 << shift).min(self.max);
+        exp + rng.jitter(self.jitter)
+    }
+}
+
+use crate::events::EventCallback;
+
+/// Options for a connection, built step by step and finished with [`ConnectOptions::connect`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), gnat_client::Error> {
+/// use std::time::Duration;
+/// let client = gnat_client::ConnectOptions::new()
+///     .name("inventory")
+///     .request_timeout(Duration::from_secs(2))
+///     .reconnect_buffer_size(8 * 1024 * 1024)
+///     .connect("nats://127.0.0.1:4222")
+///     .await?;
+/// client.publish("greet.joe", "hello").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) no_echo: bool,
+    pub(crate) inbox_prefix: String,
+    pub(crate) connection_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) ping_interval: Duration,
+    pub(crate) max_pings_outstanding: usize,
+    pub(crate) max_reconnects: Option<usize>,
+    pub(crate) backoff: Backoff,
+    pub(crate) retain_server_order: bool,
+    pub(crate) ignore_discovered_servers: bool,
+    pub(crate) reconnect_buffer_size: usize,
+    pub(crate) write_buffer_size: usize,
+    pub(crate) retry_on_initial_connect: bool,
+    pub(crate) subscription_limits: SubscriptionLimits,
+    pub(crate) auth: Auth,
+    pub(crate) tls: TlsOptions,
+    pub(crate) tls_explicit: bool,
+    pub(crate) event_callback: Option<EventCallback>,
+    pub(crate) credentials_file: Option<PathBuf>,
+    pub(crate) max_control_line: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            name: None,
+            no_echo: false,
+            inbox_prefix: "_INBOX".to_string(),
+            connection_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(120),
+            max_pings_outstanding: 2,
+            max_reconnects: None,
+            backoff: Backoff::default(),
+            retain_server_order: false,
+            ignore_discovered_servers: false,
+            reconnect_buffer_size: 8 * 1024 * 1024,
+            write_buffer_size: 2 * 1024 * 1024,
+            retry_on_initial_connect: false,
+            subscription_limits: SubscriptionLimits::default(),
+            auth: Auth::None,
+            tls: TlsOptions::default(),
+            tls_explicit: false,
+            event_callback: None,
+            credentials_file: None,
+            max_control_line: 4096,
+        }
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("name", &self.name)
+            .field("no_echo", &self.no_echo)
+            .field("inbox_prefix", &self.inbox_prefix)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("max_pings_outstanding", &self.max_pings_outstanding)
+            .field("max_reconnects", &self.max_reconnects)
+            .field("backoff", &self.backoff)
+            .field("retain_server_order", &self.retain_server_order)
+            .field("reconnect_buffer_size", &self.reconnect_buffer_size)
+            .field("write_buffer_size", &self.write_buffer_size)
+            .field("retry_on_initial_connect", &self.retry_on_initial_connect)
+            .field("subscription_limits", &self.subscription_limits)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectOptions {
+    /// Default options: 5 s connect timeout, 10 s request timeout, a PING every 2 minutes with
+    /// at most 2 unanswered, unlimited reconnects with jittered exponential backoff (10 ms up to
+    /// 4 s), an 8 MiB reconnect buffer, and 512 Ki messages / 64 MiB per subscription.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The connection name shown by the server's monitoring.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Do not deliver this connection's own publishes to its own subscriptions.
+    pub fn no_echo(mut self) -> Self {
+        self.no_echo = true;
+        self
+    }
+
+    /// Prefix of inbox subjects (default `_INBOX`).
+    pub fn inbox_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.inbox_prefix = prefix.into();
+        self
+    }
+
+    /// Timeout of one connection attempt, TCP through the handshake's PONG (default 5 s).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// Default timeout of [`Client::request`] (default 10 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How often the client PINGs the server (default 2 minutes).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// How many PINGs may go unanswered before the connection is declared stale (default 2).
+    pub fn max_pings_outstanding(mut self, n: usize) -> Self {
+        self.max_pings_outstanding = n.max(1);
+        self
+    }
+
+    /// Give up (and close) after this many failed reconnect attempts in a row; `None` (the
+    /// default) retries forever.
+    pub fn max_reconnects(mut self, attempts: Option<usize>) -> Self {
+        self.max_reconnects = attempts;
+        self
+    }
+
+    /// Reconnect backoff.
+    pub fn reconnect_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Try servers in the order given instead of shuffling them.
+    pub fn retain_server_order(mut self, retain: bool) -> Self {
+        self.retain_server_order = retain;
+        self
+    }
+
+    /// Do not add servers the cluster announces (`connect_urls`) to the pool.
+    pub fn ignore_discovered_servers(mut self, ignore: bool) -> Self {
+        self.ignore_discovered_servers = ignore;
+        self
+    }
+
+    /// Bytes of publishes kept while disconnected (default 8 MiB). Past it, publish fails with
+    /// [`ErrorKind::ReconnectBufferFull`] instead of blocking or dropping silently.
+    pub fn reconnect_buffer_size(mut self, bytes: usize) -> Self {
+        self.reconnect_buffer_size = bytes;
+        self
+    }
+
+    /// Bytes of encoded operations waiting for the socket while connected (default 2 MiB).
+    /// Past it, publishers wait for the writer.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes.max(64 * 1024);
+        self
+    }
+
+    /// Keep trying (with the reconnect policy) when the very first connect fails, instead of
+    /// returning the error.
+    pub fn retry_on_initial_connect(mut self, retry: bool) -> Self {
+        self.retry_on_initial_connect = retry;
+        self
+    }
+
+    /// Default bounds of every new subscription.
+    pub fn subscription_limits(mut self, limits: SubscriptionLimits) -> Self {
+        self.subscription_limits = limits;
+        self
+    }
+
+    /// Authenticate with a token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.auth = Auth::Token(token.into());
+        self
+    }
+
+    /// Authenticate with a user name and password.
+    pub fn user_and_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.auth = Auth::UserPassword {
+            user: user.into(),
+            pass: password.into(),
+        };
+        self
+    }
+
+    /// Authenticate with an nkey seed (`SU…`): the server's nonce is signed on every connect.
+    pub fn nkey(mut self, seed: &str) -> Result<Self> {
+        let key = KeyPair::from_seed(seed)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("nkey seed: {e}")))?;
+        self.auth = Auth::NKey(key);
+        Ok(self)
+    }
+
+    /// Authenticate with a user JWT and the seed that signs the nonce.
+    pub fn jwt(mut self, jwt: impl Into<String>, seed: &str) -> Result<Self> {
+        let key = KeyPair::from_seed(seed)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("nkey seed: {e}")))?;
+        self.auth = Auth::Jwt {
+            jwt: jwt.into(),
+            key,
+        };
+        Ok(self)
+    }
+
+    /// Authenticate with the contents of a `.creds` file (user JWT and nkey seed).
+    pub fn credentials(mut self, creds: &str) -> Result<Self> {
+        let (jwt, key) = crate::auth::parse_creds(creds)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("credentials: {e}")))?;
+        self.auth = Auth::Jwt { jwt, key };
+        Ok(self)
+    }
+
+    /// Authenticate with a `.creds` file; it is read again on every connect, so a rotated file
+    /// is picked up on reconnect.
+    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let (jwt, key) = crate::auth::load_creds(&path).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("credentials file {}: {e}", path.display()),
+            )
+        })?;
+        self.auth = Auth::Jwt { jwt, key };
+        self.credentials_file = Some(path);
+        Ok(self)
+    }
+
+    /// TLS settings (trust roots, client certificate, TLS-first). Setting them also makes TLS
+    /// required.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self.tls_explicit = true;
+        self
+    }
+
+    /// Require TLS even if the server does not ask for it.
+    pub fn require_tls(mut self, required: bool) -> Self {
+        self.tls = self.tls.required(required);
+        self.tls_explicit = true;
+        self
+    }
+
+    /// Trust this CA certificate (PEM file) for the server's certificate; requires TLS.
+    pub fn add_root_certificate(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls = self.tls.add_root_certificate(path.into()).required(true);
+        self.tls_explicit = true;
+        self
+    }
+
+    /// Present this client certificate chain and key (PEM files); requires TLS.
+    pub fn client_certificate(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = self
+            .tls
+            .client_certificate(cert.into(), key.into())
+            .required(true);
+        self.tls_explicit = true;
+        self
+    }
+
+    /// Start TLS before the server's INFO (servers configured with `handshake_first`).
+    pub fn tls_first(mut self) -> Self {
+        self.tls = self.tls.tls_first(true).required(true);
+        self.tls_explicit = true;
+        self
+    }
+
+    /// Called on every [`Event`], on the connection's task: keep it quick. Events are also
+    /// available as a stream from [`Client::events`].
+    pub fn event_callback(mut self, callback: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.event_callback = Some(Arc::new(callback));
+        self
+    }
+
+    /// Longest control line accepted from the server (default 4096 bytes).
+    pub fn max_control_line(mut self, bytes: usize) -> Self {
+        self.max_control_line = bytes;
+        self
+    }
+
+    /// Connects to the servers in `urls` (comma-separated, e.g.
+    /// `nats://a:4222,nats://b:4222`).
+    pub async fn connect(self, urls: impl AsRef<str>) -> Result<Client> {
+        Client::connect_with(urls.as_ref(), self).await
+    }
+}

@@ -1,0 +1,291 @@
+//! The reader task: one read buffer, frames cut out zero-copy, dispatched without blocking.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use proto::{Decoder, ServerOp};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::error::{Error, ErrorKind};
+use crate::events::{Counters, Event};
+use crate::lock;
+use crate::shared::{Command, MUX_SID, Shared};
+use crate::subscription::{CloseReason, slow_consumer_event};
+
+/// Read at least this much at a time; the buffer grows for larger frames.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why the reader stopped.
+#[derive(Debug)]
+pub(crate) enum ReadEnd {
+    /// The socket closed or failed.
+    Io(Error),
+    /// The server broke the protocol.
+    Protocol(Error),
+    /// The server sent a fatal `-ERR`.
+    Fatal(Error),
+}
+
+impl ReadEnd {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            ReadEnd::Io(e) | ReadEnd::Protocol(e) | ReadEnd::Fatal(e) => e,
+        }
+    }
+}
+
+/// Reads until the connection fails. `buf` holds whatever the handshake read past its PONG.
+pub(crate) async fn run<R: AsyncRead + Unpin>(
+    shared: Arc<Shared>,
+    mut rd: R,
+    mut buf: BytesMut,
+    server: String,
+) -> ReadEnd {
+    let decoder = Decoder::new(proto::Limits {
+        max_control_line: shared.opts.max_control_line,
+        max_payload: proto::Limits::default().max_payload,
+    });
+    let mut events: Vec<Event> = Vec::new();
+    loop {
+        if let Err(end) = dispatch(&shared, &decoder, &mut buf, &server, &mut events) {
+            flush_events(&shared, &mut events);
+            return end;
+        }
+        flush_events(&shared, &mut events);
+        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+            buf.reserve(READ_CHUNK);
+        }
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => {
+                return ReadEnd::Io(Error::new(
+                    ErrorKind::Io,
+                    "the server closed the connection",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return ReadEnd::Io(Error::io("read", &e)),
+        }
+    }
+}
+
+fn flush_events(shared: &Shared, events: &mut Vec<Event>) {
+    for event in events.drain(..) {
+        shared.emit(event);
+    }
+}
+
+/// Decodes and handles every complete frame in `buf`.
+fn dispatch(
+    shared: &Shared,
+    decoder: &Decoder,
+    buf: &mut BytesMut,
+    server: &str,
+    events: &mut Vec<Event>,
+) -> Result<(), ReadEnd> {
+    let mut in_messages = 0u64;
+    let mut in_bytes = 0u64;
+    let result = (|| {
+        // The subscription table is locked once per batch of messages, not per message.
+        let mut subs = None;
+        loop {
+            let op = match decoder.decode_server(buf) {
+                Ok(Some(op)) => op,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    return Err(ReadEnd::Protocol(Error::new(
+                        ErrorKind::Protocol,
+                        format!("bad data from the server: {e}"),
+                    )));
+                }
+            };
+            if let ServerOp::Msg(msg) = op {
+                in_messages += 1;
+                in_bytes += msg.payload.len() as u64;
+                if msg.sid == MUX_SID {
+                    shared.deliver_reply(msg);
+                    continue;
+                }
+                let table = subs.get_or_insert_with(|| lock(&shared.subs));
+                let Some(sub) = table.get(&msg.sid).cloned() else {
+                    // Unsubscribed locally; the server had not processed the UNSUB yet.
+                    continue;
+                };
+                let delivery = sub.offer(msg, &shared.counters);
+                if delivery.slow_event {
+                    events.push(slow_consumer_event(&sub));
+                }
+                if delivery.remove {
+                    table.remove(&sub.sid);
+                }
+                continue;
+            }
+            // Anything else may take other locks: release the table first (lock order).
+            subs = None;
+            handle_control(shared, op, server, events)?;
+        }
+    })();
+    Counters::add(&shared.counters.in_messages, in_messages);
+    Counters::add(&shared.counters.in_bytes, in_bytes);
+    result
+}
+
+fn handle_control(
+    shared: &Shared,
+    op: ServerOp,
+    server: &str,
+    events: &mut Vec<Event>,
+) -> Result<(), ReadEnd> {
+    match op {
+        ServerOp::Ping => {
+            let wake = {
+                let mut out = lock(&shared.out);
+                proto::encode_pong(&mut out.buf);
+                out.take_wake()
+            };
+            if wake {
+                shared.wake_writer();
+            }
+        }
+        ServerOp::Pong => {
+            let waiter = {
+                let mut out = lock(&shared.out);
+                if out.pings_sent == 0 {
+                    // Not ours to count (the handshake's PONG is consumed before we start).
+                    None
+                } else {
+                    out.pings_sent -= 1;
+                    out.pongs.pop_front()
+                }
+            };
+            if let Some(Some(tx)) = waiter {
+                let _ = tx.send(Ok(()));
+            }
+        }
+        ServerOp::Info(info) => handle_info(shared, *info, server, events),
+        ServerOp::Ok => {}
+        ServerOp::Err(text) => return handle_err(shared, text, events),
+        ServerOp::Msg(_) => {}
+    }
+    Ok(())
+}
+
+fn handle_info(shared: &Shared, info: proto::Info, server: &str, events: &mut Vec<Event>) {
+    if !shared.opts.ignore_discovered_servers && !info.connect_urls.is_empty() {
+        let added = lock(&shared.pool).add_discovered(&info.connect_urls);
+        if !added.is_empty() {
+            events.push(Event::ServersDiscovered { servers: added });
+        }
+    }
+    let lame = info.lame_duck_mode;
+    shared.set_info(info);
+    if lame {
+        events.push(Event::LameDuckMode {
+            server: server.to_string(),
+        });
+        lock(&shared.pool).mark_lame(server);
+        shared.send_command(Command::LameDuck);
+    }
+}
+
+/// Errors after which the server closes the connection (spec §1.7), lower-cased.
+const FATAL: &[&str] = &[
+    "unknown protocol operation",
+    "attempted to connect to route port",
+    "authorization violation",
+    "authorization timeout",
+    "invalid client protocol",
+    "maximum control line exceeded",
+    "parser error",
+    "secure connection - tls required",
+    "stale connection",
+    "maximum connections exceeded",
+    "slow consumer",
+    "maximum payload violation",
+    "user authentication expired",
+    "account authentication expired",
+    "user authentication revoked",
+    "no responders requires headers support",
+    "connection throttling is active",
+    "failed account registration",
+];
+
+/// True when `-ERR text` means the server is closing the connection.
+pub(crate) fn is_fatal(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    FATAL.iter().any(|f| lower.contains(f))
+}
+
+/// True when `-ERR text` is an authentication or authorization failure.
+pub(crate) fn is_auth_error(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("authorization violation")
+        || lower.contains("authentication expired")
+        || lower.contains("authentication revoked")
+        || lower.contains("authorization timeout")
+}
+
+fn handle_err(shared: &Shared, text: String, events: &mut Vec<Event>) -> Result<(), ReadEnd> {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("permissions violation") {
+        let sid = if lower.contains("subscription to") {
+            close_denied_subscription(shared, &text)
+        } else {
+            None
+        };
+        events.push(Event::PermissionViolation { message: text, sid });
+        return Ok(());
+    }
+    events.push(Event::ServerError {
+        message: text.clone(),
+    });
+    if is_fatal(&text) {
+        let kind = if is_auth_error(&text) {
+            ErrorKind::Authorization
+        } else {
+            ErrorKind::Server
+        };
+        return Err(ReadEnd::Fatal(Error::new(kind, text)));
+    }
+    Ok(())
+}
+
+/// Closes the first local subscription matching `Permissions Violation for Subscription to
+/// <subject>[ using queue "<queue>"]`, and returns its sid.
+fn close_denied_subscription(shared: &Shared, text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("subscription to ")? + "subscription to ".len();
+    let rest = text.get(at..)?;
+    let subject = rest.split_whitespace().next()?.trim_matches('"');
+    let queue = lower.find("using queue ").and_then(|i| {
+        text.get(i + "using queue ".len()..)
+            .and_then(|q| q.split_whitespace().next())
+            .map(|q| q.trim_matches('"').to_string())
+    });
+    let sub = {
+        let mut subs = lock(&shared.subs);
+        let sid = subs
+            .values()
+            .filter(|s| s.subject == subject && s.queue_group.as_deref() == queue.as_deref())
+            .map(|s| s.sid)
+            .min()?;
+        subs.remove(&sid)?
+    };
+    sub.close(CloseReason::PermissionDenied(text.to_string()));
+    Some(sub.sid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_server_errors() {
+        assert!(is_fatal("Authorization Violation"));
+        assert!(is_auth_error("Authorization Violation"));
+        assert!(is_fatal("Stale Connection"));
+        assert!(is_fatal("Maximum Payload Violation"));
+        assert!(!is_fatal("Permissions Violation for Subscription to foo"));
+        assert!(!is_fatal("Invalid Subject"));
+        assert!(!is_auth_error("Stale Connection"));
+    }
+}

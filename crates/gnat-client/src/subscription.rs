@@ -1,0 +1,436 @@
+//! Subscriptions: a bounded queue per subscription, filled by the reader, read as a `Stream`.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use bytes::BytesMut;
+use futures_core::Stream;
+use tokio::sync::Notify;
+
+use crate::error::{ErrorKind, Result};
+use crate::events::{Counters, Event};
+use crate::message::Message;
+use crate::options::SubscriptionLimits;
+use crate::shared::Shared;
+use crate::{Client, lock};
+
+/// Why a subscription stopped receiving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// [`Subscription::unsubscribe`] was called or the subscription was dropped.
+    Unsubscribed,
+    /// It received the number of messages given to [`Subscription::unsubscribe_after`].
+    MaxReached,
+    /// [`Subscription::drain`] (or the client's drain) finished.
+    Drained,
+    /// The client was closed.
+    ClientClosed,
+    /// The server refused it (the text of its `-ERR`).
+    PermissionDenied(String),
+}
+
+/// The reader's side of one subscription.
+pub(crate) struct SubShared {
+    pub(crate) sid: u64,
+    pub(crate) subject: String,
+    pub(crate) queue_group: Option<String>,
+    limits: SubscriptionLimits,
+    queue: Mutex<SubQueue>,
+    /// Signalled when a closed subscription's queue has been consumed (client drain waits).
+    consumed: Notify,
+}
+
+struct SubQueue {
+    msgs: VecDeque<proto::Msg>,
+    bytes: usize,
+    waker: Option<Waker>,
+    closed: Option<CloseReason>,
+    /// Inside a slow-consumer episode (an event was raised; the next one needs the backlog to
+    /// fall below half the limits first).
+    slow: bool,
+    dropped: u64,
+    /// Messages the server delivered to this subscription (queued or dropped).
+    received: u64,
+    /// Auto-unsubscribe after this many received messages in total.
+    max: Option<u64>,
+    /// The application's handle is gone.
+    detached: bool,
+    /// The stream holds a batch taken from `msgs` that it has not handed out completely yet
+    /// (client drain waits for those too).
+    in_hand: bool,
+}
+
+/// What the reader should do after offering a message.
+pub(crate) struct Delivery {
+    /// The subscription reached its limit and must leave the table.
+    pub(crate) remove: bool,
+    /// A slow-consumer episode started.
+    pub(crate) slow_event: bool,
+}
+
+impl SubShared {
+    pub(crate) fn new(
+        sid: u64,
+        subject: String,
+        queue_group: Option<String>,
+        limits: SubscriptionLimits,
+    ) -> Self {
+        SubShared {
+            sid,
+            subject,
+            queue_group,
+            limits,
+            queue: Mutex::new(SubQueue {
+                msgs: VecDeque::new(),
+                bytes: 0,
+                waker: None,
+                closed: None,
+                slow: false,
+                dropped: 0,
+                received: 0,
+                max: None,
+                detached: false,
+                in_hand: false,
+            }),
+            consumed: Notify::new(),
+        }
+    }
+
+    /// Offers a message from the reader. Never blocks: past the limits it drops and counts.
+    pub(crate) fn offer(&self, msg: proto::Msg, counters: &Counters) -> Delivery {
+        let size = Message::wire_size(&msg);
+        let mut q = lock(&self.queue);
+        let mut delivery = Delivery {
+            remove: false,
+            slow_event: false,
+        };
+        if q.closed.is_some() {
+            // A late message after unsubscribe/drain: the server had not processed the UNSUB.
+            return delivery;
+        }
+        q.received += 1;
+        if q.msgs.len() >= self.limits.messages || q.bytes + size > self.limits.bytes {
+            q.dropped += 1;
+            Counters::add(&counters.slow_consumer_drops, 1);
+            if !q.slow {
+                q.slow = true;
+                delivery.slow_event = true;
+            }
+        } else {
+            if q.slow
+                && q.msgs.len() <= self.limits.messages / 2
+                && q.bytes <= self.limits.bytes / 2
+            {
+                q.slow = false;
+            }
+            q.bytes += size;
+            q.msgs.push_back(msg);
+            if let Some(w) = q.waker.take() {
+                w.wake();
+            }
+        }
+        if q.max.is_some_and(|max| q.received >= max) {
+            q.closed = Some(CloseReason::MaxReached);
+            delivery.remove = true;
+            if let Some(w) = q.waker.take() {
+                w.wake();
+            }
+        }
+        delivery
+    }
+
+    /// Stops delivery; queued messages are still handed out unless the client closed.
+    pub(crate) fn close(&self, reason: CloseReason) {
+        let mut q = lock(&self.queue);
+        if q.closed.is_none() {
+            if reason == CloseReason::ClientClosed {
+                q.msgs.clear();
+                q.bytes = 0;
+            }
+            q.closed = Some(reason);
+        }
+        if let Some(w) = q.waker.take() {
+            w.wake();
+        }
+        if q.msgs.is_empty() {
+            self.consumed.notify_waiters();
+        }
+    }
+
+    /// Writes `SUB` (and `UNSUB sid remaining` for an auto-unsubscribe) for a reconnect.
+    /// Returns false when the subscription is finished and should leave the table.
+    pub(crate) fn encode_resubscribe(&self, buf: &mut BytesMut) -> bool {
+        let q = lock(&self.queue);
+        if q.closed.is_some() || q.detached {
+            return false;
+        }
+        let remaining = match q.max {
+            Some(max) if q.received >= max => return false,
+            Some(max) => Some(max - q.received),
+            None => None,
+        };
+        // Subject and queue were validated when the subscription was made.
+        if proto::encode_sub(buf, &self.subject, self.queue_group.as_deref(), self.sid).is_err() {
+            return false;
+        }
+        if let Some(n) = remaining {
+            proto::encode_unsub(buf, self.sid, Some(n));
+        }
+        true
+    }
+
+    pub(crate) fn set_max(&self, max: u64) -> bool {
+        let mut q = lock(&self.queue);
+        q.max = Some(max);
+        if q.received >= max {
+            q.closed.get_or_insert(CloseReason::MaxReached);
+            if let Some(w) = q.waker.take() {
+                w.wake();
+            }
+            return true;
+        }
+        false
+    }
+
+    /// True once the subscription is closed and its queue is empty (or nobody reads it).
+    fn is_consumed(&self) -> bool {
+        let q = lock(&self.queue);
+        q.closed.is_some() && ((q.msgs.is_empty() && !q.in_hand) || q.detached)
+    }
+
+    /// Waits until [`SubShared::is_consumed`].
+    pub(crate) async fn wait_consumed(&self) {
+        loop {
+            let notified = self.consumed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_consumed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn slow_event(&self) -> Event {
+        Event::SlowConsumer {
+            sid: self.sid,
+            subject: self.subject.clone(),
+        }
+    }
+}
+
+/// Raises the slow-consumer event for `sub` (called by the reader outside its locks).
+pub(crate) fn slow_consumer_event(sub: &SubShared) -> Event {
+    sub.slow_event()
+}
+
+/// Messages of one subscription, as a [`Stream`].
+///
+/// Dropping it unsubscribes. Each subscription has its own bounds (messages and bytes); when
+/// the application falls behind, new messages are dropped, counted ([`Subscription::dropped`])
+/// and reported once per episode as [`Event::SlowConsumer`], while other subscriptions and the
+/// connection carry on.
+pub struct Subscription {
+    client: Client,
+    shared: Arc<SubShared>,
+    /// Messages taken from the shared queue in one batch.
+    local: VecDeque<proto::Msg>,
+    finished: bool,
+}
+
+/// How many messages the stream takes from the shared queue per lock.
+const BATCH: usize = 64;
+
+impl Subscription {
+    pub(crate) fn new(client: Client, shared: Arc<SubShared>) -> Self {
+        Subscription {
+            client,
+            shared,
+            local: VecDeque::with_capacity(BATCH),
+            finished: false,
+        }
+    }
+
+    /// The subscription id on the wire.
+    pub fn sid(&self) -> u64 {
+        self.shared.sid
+    }
+
+    /// The subject (possibly with wildcards) subscribed to.
+    pub fn subject(&self) -> &str {
+        &self.shared.subject
+    }
+
+    /// The queue group, if any.
+    pub fn queue_group(&self) -> Option<&str> {
+        self.shared.queue_group.as_deref()
+    }
+
+    /// Messages dropped because this subscription was over its limits.
+    pub fn dropped(&self) -> u64 {
+        lock(&self.shared.queue).dropped
+    }
+
+    /// Messages (and bytes) waiting to be read.
+    pub fn pending(&self) -> (usize, usize) {
+        let q = lock(&self.shared.queue);
+        (q.msgs.len() + self.local.len(), q.bytes)
+    }
+
+    /// Why the subscription stopped, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        lock(&self.shared.queue).closed.clone()
+    }
+
+    /// The next message, or `None` once the subscription has ended.
+    pub async fn next(&mut self) -> Option<Message> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Unsubscribes now; the stream ends (messages already queued are discarded).
+    pub async fn unsubscribe(&mut self) -> Result<()> {
+        let shared = self.client.shared();
+        remove_sub(shared, self.shared.sid);
+        {
+            let mut q = lock(&self.shared.queue);
+            q.msgs.clear();
+            q.bytes = 0;
+            q.in_hand = false;
+        }
+        self.local.clear();
+        self.shared.close(CloseReason::Unsubscribed);
+        let sid = self.shared.sid;
+        shared.control(|buf| {
+            proto::encode_unsub(buf, sid, None);
+            Ok(())
+        })
+    }
+
+    /// Unsubscribes automatically once `n` messages in total have been received (counting
+    /// those already received). Kept across reconnects with the remaining count.
+    pub async fn unsubscribe_after(&mut self, n: u64) -> Result<()> {
+        let shared = self.client.shared();
+        if self.shared.set_max(n) {
+            remove_sub(shared, self.shared.sid);
+        }
+        let sid = self.shared.sid;
+        shared.control(|buf| {
+            proto::encode_unsub(buf, sid, Some(n));
+            Ok(())
+        })
+    }
+
+    /// Drains: unsubscribes, waits until the server has confirmed it (so nothing more can
+    /// arrive), then lets the stream yield what is queued and end. Returns after the server's
+    /// confirmation.
+    pub async fn drain(&mut self) -> Result<()> {
+        let shared = self.client.shared();
+        let sid = self.shared.sid;
+        shared.control(|buf| {
+            proto::encode_unsub(buf, sid, None);
+            Ok(())
+        })?;
+        let flushed = shared.flush().await;
+        remove_sub(shared, sid);
+        self.shared.close(CloseReason::Drained);
+        match flushed {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Disconnected => {
+                // The connection dropped; the subscription is not restored, so nothing more
+                // arrives either way.
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn remove_sub(shared: &Shared, sid: u64) {
+    lock(&shared.subs).remove(&sid);
+}
+
+impl Stream for Subscription {
+    type Item = Message;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let this = &mut *self;
+        loop {
+            if let Some(msg) = this.local.pop_front() {
+                if this.local.is_empty() {
+                    // The whole batch has been handed out.
+                    let mut q = lock(&this.shared.queue);
+                    q.in_hand = false;
+                    if q.msgs.is_empty() && q.closed.is_some() {
+                        drop(q);
+                        this.shared.consumed.notify_waiters();
+                    }
+                }
+                match Message::from_wire(msg) {
+                    Ok(m) => return Poll::Ready(Some(m)),
+                    Err(_) => {
+                        // A malformed header block from the server: count it like a drop.
+                        lock(&this.shared.queue).dropped += 1;
+                        continue;
+                    }
+                }
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            let mut q = lock(&this.shared.queue);
+            if q.msgs.is_empty() {
+                if q.closed.is_some() {
+                    drop(q);
+                    this.finished = true;
+                    this.shared.consumed.notify_waiters();
+                    return Poll::Ready(None);
+                }
+                q.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let n = q.msgs.len().min(BATCH);
+            let mut taken = 0usize;
+            for msg in q.msgs.drain(..n) {
+                taken += Message::wire_size(&msg);
+                this.local.push_back(msg);
+            }
+            q.bytes = q.bytes.saturating_sub(taken);
+            q.in_hand = true;
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let shared = self.client.shared();
+        let was_open = {
+            let mut q = lock(&self.shared.queue);
+            q.detached = true;
+            q.msgs.clear();
+            q.bytes = 0;
+            q.closed.is_none()
+        };
+        self.shared.consumed.notify_waiters();
+        if was_open && !shared.is_closed() {
+            remove_sub(shared, self.shared.sid);
+            let sid = self.shared.sid;
+            let _ = shared.control(|buf| {
+                proto::encode_unsub(buf, sid, None);
+                Ok(())
+            });
+        }
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("sid", &self.shared.sid)
+            .field("subject", &self.shared.subject)
+            .field("queue_group", &self.shared.queue_group)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,175 @@
+//! The writer task: drains the shared outbound buffer to the socket in large (vectored) writes.
+//!
+//! Publishers never talk to this task directly: they encode into the shared buffer under a
+//! short lock and wake the writer only when it is parked. The writer swaps the whole buffer out
+//! (double buffering, no allocation in the steady state) and writes it while publishers fill
+//! the other one.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::error::Error;
+use crate::events::Counters;
+use crate::lock;
+use crate::shared::Shared;
+
+/// Most slices handed to one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// What the writer took from the shared buffer, and how far it got.
+#[derive(Default)]
+struct Batch {
+    chunks: VecDeque<Bytes>,
+    buf: BytesMut,
+    /// Bytes of this batch accepted by the socket so far.
+    written: usize,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.buf.len()
+    }
+
+    /// Fills `slices` with the unwritten part, in order.
+    fn slices<'a>(&'a self, slices: &mut Vec<IoSlice<'a>>) {
+        let mut skip = self.written;
+        for chunk in self
+            .chunks
+            .iter()
+            .map(|c| &c[..])
+            .chain(std::iter::once(&self.buf[..]))
+        {
+            if slices.len() == MAX_SLICES {
+                break;
+            }
+            if skip >= chunk.len() {
+                skip -= chunk.len();
+                continue;
+            }
+            slices.push(IoSlice::new(&chunk[skip..]));
+            skip = 0;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.buf.clear();
+        self.written = 0;
+    }
+}
+
+/// Runs until the socket fails or `cancel` is notified. On the way out, publishes that never
+/// reached the socket go back to the front of the shared buffer, to be sent after reconnect.
+pub(crate) async fn run<W: AsyncWrite + Unpin>(
+    shared: Arc<Shared>,
+    mut wr: W,
+    cancel: Arc<Notify>,
+) -> Result<(), Error> {
+    let mut batch = Batch {
+        buf: BytesMut::with_capacity(64 * 1024),
+        ..Batch::default()
+    };
+    loop {
+        let park = {
+            let mut out = lock(&shared.out);
+            if out.queued() == 0 {
+                out.writer_idle = true;
+                true
+            } else {
+                std::mem::swap(&mut out.buf, &mut batch.buf);
+                std::mem::swap(&mut out.chunks, &mut batch.chunks);
+                out.chunks_len = 0;
+                out.pings_sent += out.pings_queued;
+                out.pings_queued = 0;
+                if out.space_waiters > 0 {
+                    shared.space.notify_waiters();
+                }
+                false
+            }
+        };
+        if park {
+            tokio::select! {
+                _ = shared.writer_wake.notified() => continue,
+                _ = cancel.notified() => return Ok(()),
+            }
+        }
+        let result = tokio::select! {
+            r = write_batch(&mut wr, &mut batch) => r.map_err(|e| Error::io("write", &e)),
+            _ = cancel.notified() => Err(Error::new(crate::ErrorKind::Disconnected, "connection closed")),
+        };
+        if let Err(e) = result {
+            requeue_unsent(&shared, &mut batch);
+            return Err(e);
+        }
+        batch.clear();
+        // Give back a buffer that grew very large during a burst.
+        if batch.buf.capacity() > 4 * shared.opts.write_buffer_size {
+            batch.buf = BytesMut::with_capacity(64 * 1024);
+        }
+    }
+}
+
+async fn write_batch<W: AsyncWrite + Unpin>(wr: &mut W, batch: &mut Batch) -> std::io::Result<()> {
+    let total = batch.len();
+    while batch.written < total {
+        let n = if batch.chunks.is_empty() {
+            wr.write(&batch.buf[batch.written..]).await?
+        } else {
+            // Only large payloads are chained, so this path is rare enough for a small Vec.
+            let mut slices = Vec::with_capacity(MAX_SLICES);
+            batch.slices(&mut slices);
+            wr.write_vectored(&slices).await?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        batch.written += n;
+    }
+    wr.flush().await
+}
+
+/// After a failed or cancelled write: frames the socket never saw go back to the front of the
+/// shared buffer (publishes only; SUBs are restored from the subscription table and PINGs
+/// were failed with the connection). Frames handed to the socket, fully or in part, are
+/// counted as unconfirmed: the server may or may not have processed them.
+fn requeue_unsent(shared: &Shared, batch: &mut Batch) {
+    let total = batch.len();
+    if total == 0 {
+        return;
+    }
+    let mut whole = BytesMut::with_capacity(total);
+    for chunk in &batch.chunks {
+        whole.extend_from_slice(chunk);
+    }
+    whole.extend_from_slice(&batch.buf);
+    let whole = whole.freeze();
+    let mut rest = BytesMut::from(&whole[..]);
+    let decoder = proto::Decoder::new(proto::Limits {
+        max_control_line: usize::MAX / 4,
+        max_payload: usize::MAX / 4,
+    });
+    let mut offset = 0usize;
+    let mut unconfirmed = 0usize;
+    let mut keep = BytesMut::new();
+    // Our own bytes always decode; should anything not, the rest cannot be resent meaningfully.
+    while let Ok(Some(op)) = decoder.decode_client(&mut rest) {
+        let len = whole.len() - rest.len() - offset;
+        if offset < batch.written {
+            unconfirmed += len;
+        } else if matches!(op, proto::ClientOp::Pub(_)) {
+            keep.extend_from_slice(&whole[offset..offset + len]);
+        }
+        offset += len;
+    }
+    Counters::add(&shared.counters.unconfirmed_bytes, unconfirmed as u64);
+    if !keep.is_empty() {
+        let mut out = lock(&shared.out);
+        out.push_front(keep.freeze());
+    }
+    batch.clear();
+}
