@@ -312,13 +312,14 @@ impl Client {
         let shared = self.shared();
         let subject = subject.as_ref();
         let timeout = request.timeout.unwrap_or(shared.opts.request_timeout);
-        let (token, reply, rx) = shared.register_request();
+        let (token, reply, rx) = shared.register_request(subject);
         let _guard = TokenGuard { shared, token };
         shared
             .publish_request(subject, &reply, request.headers.as_ref(), request.payload)
             .await?;
         let msg = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(msg)) => msg,
+            Ok(Ok(Ok(msg))) => msg,
+            Ok(Ok(Err(e))) => return Err(e),
             Ok(Err(_)) => return Err(Error::closed()),
             Err(_) => return Err(Error::timeout(&format!("request to {subject}"))),
         };

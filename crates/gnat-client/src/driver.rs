@@ -9,13 +9,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::connection::{Established, TlsConfig, establish};
-use crate::error::Error;
 use crate::events::{Counters, Event};
 use crate::lock;
 use crate::reader::{self, ReadEnd};
 use crate::rng::Rng;
 use crate::shared::{Command, Shared};
-use crate::writer;
+use crate::writer::{self, WriterEnd};
 
 /// How a connection ended.
 enum End {
@@ -107,13 +106,13 @@ async fn serve(
 ) -> End {
     let (rd, wr) = transport.split();
     let cancel = Arc::new(Notify::new());
-    let mut writer: JoinHandle<Result<(), Error>> =
+    let mut writer: JoinHandle<WriterEnd> =
         tokio::spawn(writer::run(shared.clone(), wr, cancel.clone()));
     let mut reader: JoinHandle<ReadEnd> =
         tokio::spawn(reader::run(shared.clone(), rd, buf, server.clone()));
     let interval = shared.opts.ping_interval;
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
-    let mut writer_done = false;
+    let mut handed = None;
 
     let end = loop {
         tokio::select! {
@@ -123,13 +122,14 @@ async fn serve(
                     Err(e) => format!("reader task failed: {e}"),
                 });
             }
-            res = &mut writer, if !writer_done => {
-                writer_done = true;
-                break End::Reconnect(match res {
-                    Ok(Ok(())) => "writer stopped".to_string(),
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => format!("writer task failed: {e}"),
-                });
+            res = &mut writer, if handed.is_none() => {
+                let (bytes, reason) = match res {
+                    Ok(WriterEnd { handed, error: Some(e) }) => (handed, e.to_string()),
+                    Ok(WriterEnd { handed, error: None }) => (handed, "writer stopped".to_string()),
+                    Err(e) => (0, format!("writer task failed: {e}")),
+                };
+                handed = Some(bytes);
+                break End::Reconnect(reason);
             }
             _ = ping.tick() => {
                 let (stale, wake) = {
@@ -166,11 +166,12 @@ async fn serve(
 
     // Stop the writer; it puts publishes that never reached the socket back in the buffer.
     cancel.notify_one();
-    if !writer_done {
-        let _ = writer.await;
-    }
+    let handed = match handed {
+        Some(bytes) => bytes,
+        None => writer.await.map_or(0, |end| end.handed),
+    };
     reader.abort();
-    shared.on_disconnected();
+    shared.on_disconnected(handed);
     end
 }
 

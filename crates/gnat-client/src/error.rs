@@ -37,6 +37,8 @@ pub enum ErrorKind {
     NoServers,
     /// The subscription was closed by the server (for example a permissions violation).
     SubscriptionClosed,
+    /// The server refused a publish or subscription for lack of permission.
+    PermissionDenied,
 }
 
 /// An error from the client.
@@ -101,6 +103,11 @@ impl Error {
         self.kind == ErrorKind::ReconnectBufferFull
     }
 
+    /// True when the server refused the operation for lack of permission.
+    pub fn is_permission_denied(&self) -> bool {
+        self.kind == ErrorKind::PermissionDenied
+    }
+
     /// True for TLS failures.
     pub fn is_tls(&self) -> bool {
         self.kind == ErrorKind::Tls
@@ -162,6 +169,7 @@ impl fmt::Display for Error {
             ErrorKind::Config => "configuration",
             ErrorKind::NoServers => "no servers",
             ErrorKind::SubscriptionClosed => "subscription closed",
+            ErrorKind::PermissionDenied => "permission denied",
         };
         if self.message.is_empty() {
             f.write_str(what)

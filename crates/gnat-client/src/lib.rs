@@ -65,6 +65,7 @@ mod connection;
 mod driver;
 mod error;
 mod events;
+mod frames;
 mod message;
 mod options;
 mod pool;

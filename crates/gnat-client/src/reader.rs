@@ -149,12 +149,13 @@ fn handle_control(
         ServerOp::Pong => {
             let waiter = {
                 let mut out = lock(&shared.out);
-                if out.pings_sent == 0 {
+                match out.ping_marks.pop_front() {
+                    Some(mark) => {
+                        out.confirmed = out.confirmed.max(mark);
+                        out.pongs.pop_front()
+                    }
                     // Not ours to count (the handshake's PONG is consumed before we start).
-                    None
-                } else {
-                    out.pings_sent -= 1;
-                    out.pongs.pop_front()
+                    None => None,
                 }
             };
             if let Some(Some(tx)) = waiter {
@@ -230,6 +231,9 @@ fn handle_err(shared: &Shared, text: String, events: &mut Vec<Event>) -> Result<
         let sid = if lower.contains("subscription to") {
             close_denied_subscription(shared, &text)
         } else {
+            if let Some(subject) = subject_after(&text, "publish to ") {
+                shared.fail_requests_to(subject, &text);
+            }
             None
         };
         events.push(Event::PermissionViolation { message: text, sid });
@@ -249,18 +253,18 @@ fn handle_err(shared: &Shared, text: String, events: &mut Vec<Event>) -> Result<
     Ok(())
 }
 
+/// The subject after `marker` (matched case-insensitively) in a server error text.
+fn subject_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let at = text.to_ascii_lowercase().find(marker)? + marker.len();
+    let subject = text.get(at..)?.split_whitespace().next()?.trim_matches('"');
+    Some(subject.trim_end_matches('\''))
+}
+
 /// Closes the first local subscription matching `Permissions Violation for Subscription to
 /// <subject>[ using queue "<queue>"]`, and returns its sid.
 fn close_denied_subscription(shared: &Shared, text: &str) -> Option<u64> {
-    let lower = text.to_ascii_lowercase();
-    let at = lower.find("subscription to ")? + "subscription to ".len();
-    let rest = text.get(at..)?;
-    let subject = rest.split_whitespace().next()?.trim_matches('"');
-    let queue = lower.find("using queue ").and_then(|i| {
-        text.get(i + "using queue ".len()..)
-            .and_then(|q| q.split_whitespace().next())
-            .map(|q| q.trim_matches('"').to_string())
-    });
+    let subject = subject_after(text, "subscription to ")?;
+    let queue = subject_after(text, "using queue ").map(str::to_string);
     let sub = {
         let mut subs = lock(&shared.subs);
         let sid = subs

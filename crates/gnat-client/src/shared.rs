@@ -53,8 +53,14 @@ pub(crate) struct Outbound {
     pub(crate) pongs: VecDeque<Option<oneshot::Sender<Result<()>>>>,
     /// PINGs in `buf`/`chunks` (the tail of `pongs`).
     pub(crate) pings_queued: usize,
-    /// PINGs handed to the writer of the current connection (the head of `pongs`).
-    pub(crate) pings_sent: usize,
+    /// One entry per PING handed to the writer of the current connection (the head of
+    /// `pongs`): the connection offset where its batch started. A PONG confirms at least the
+    /// bytes before that offset.
+    pub(crate) ping_marks: VecDeque<u64>,
+    /// Bytes of this connection's batches the socket accepted completely.
+    pub(crate) conn_written: u64,
+    /// Offset up to which the server has confirmed processing (by a PONG).
+    pub(crate) confirmed: u64,
     /// Whether the mux subscription has been sent (it is restored on reconnect).
     pub(crate) mux_subscribed: bool,
     pub(crate) out_messages: u64,
@@ -73,6 +79,31 @@ impl Outbound {
         }
         self.chunks_len += bytes.len();
         self.chunks.push_front(bytes);
+    }
+
+    /// Keeps only PUB/HPUB and PING frames of what is queued (see `Shared::on_disconnected`).
+    fn retain_publishes_and_pings(&mut self) {
+        let total = self.queued();
+        if total == 0 {
+            return;
+        }
+        let whole = crate::frames::concat(
+            self.chunks
+                .iter()
+                .map(|c| &c[..])
+                .chain(std::iter::once(&self.buf[..])),
+            total,
+        );
+        let mut kept = BytesMut::with_capacity(total);
+        crate::frames::for_each_frame(&whole, |kind, range| {
+            if kind != crate::frames::FrameKind::Control {
+                kept.extend_from_slice(&whole[range]);
+            }
+        });
+        self.chunks.clear();
+        self.chunks_len = 0;
+        self.buf.clear();
+        self.buf.extend_from_slice(&kept);
     }
 
     /// Marks the writer busy and says whether it must be woken.
@@ -96,16 +127,26 @@ impl Outbound {
     /// Number of PINGs queued or on the wire without a PONG yet. Queued ones count too: a
     /// writer stuck on a stalled socket must not hide a stale connection.
     pub(crate) fn pings_outstanding(&self) -> usize {
-        self.pings_sent + self.pings_queued
+        self.ping_marks.len() + self.pings_queued
     }
 }
+
+/// A request waiting for its reply.
+struct PendingRequest {
+    /// The subject it was sent to, so a publish permission error can fail it.
+    subject: Box<str>,
+    tx: oneshot::Sender<Result<proto::Msg>>,
+}
+
+/// What a request's receiver gets: the reply, or why there will be none.
+pub(crate) type ReplyReceiver = oneshot::Receiver<Result<proto::Msg>>;
 
 /// Request/reply over one wildcard subscription.
 pub(crate) struct Mux {
     /// `<inbox prefix>.<unique id>.`
     pub(crate) prefix: String,
     next_token: u64,
-    pending: HashMap<u64, oneshot::Sender<proto::Msg>>,
+    pending: HashMap<u64, PendingRequest>,
 }
 
 impl Mux {
@@ -167,7 +208,9 @@ impl Shared {
                 space_waiters: 0,
                 pongs: VecDeque::new(),
                 pings_queued: 0,
-                pings_sent: 0,
+                ping_marks: VecDeque::new(),
+                conn_written: 0,
+                confirmed: 0,
                 mux_subscribed: false,
                 out_messages: 0,
                 out_bytes: 0,
@@ -411,12 +454,18 @@ impl Shared {
     }
 
     /// Registers a request token and returns it with the full reply subject and the receiver.
-    pub(crate) fn register_request(&self) -> (u64, String, oneshot::Receiver<proto::Msg>) {
+    pub(crate) fn register_request(&self, subject: &str) -> (u64, String, ReplyReceiver) {
         let (tx, rx) = oneshot::channel();
         let mut mux = lock(&self.mux);
         let token = mux.next_token;
         mux.next_token += 1;
-        mux.pending.insert(token, tx);
+        mux.pending.insert(
+            token,
+            PendingRequest {
+                subject: subject.into(),
+                tx,
+            },
+        );
         let mut reply = String::with_capacity(mux.prefix.len() + 20);
         reply.push_str(&mux.prefix);
         push_decimal(&mut reply, token);
@@ -446,8 +495,30 @@ impl Shared {
                 None => None,
             }
         };
-        if let Some(tx) = sender {
-            let _ = tx.send(msg);
+        if let Some(pending) = sender {
+            let _ = pending.tx.send(Ok(msg));
+        }
+    }
+
+    /// Fails the requests sent to `subject` because the server refused the publish.
+    pub(crate) fn fail_requests_to(&self, subject: &str, message: &str) {
+        let failed: Vec<PendingRequest> = {
+            let mut mux = lock(&self.mux);
+            let tokens: Vec<u64> = mux
+                .pending
+                .iter()
+                .filter(|(_, p)| &*p.subject == subject)
+                .map(|(t, _)| *t)
+                .collect();
+            tokens
+                .into_iter()
+                .filter_map(|t| mux.pending.remove(&t))
+                .collect()
+        };
+        for pending in failed {
+            let _ = pending
+                .tx
+                .send(Err(Error::new(ErrorKind::PermissionDenied, message)));
         }
     }
 
@@ -521,24 +592,40 @@ impl Shared {
         out.push_front(resub.freeze());
         out.state = ConnState::Connected;
         out.writer_idle = false;
-        out.pings_sent = 0;
+        out.ping_marks.clear();
+        out.conn_written = 0;
+        out.confirmed = 0;
         if out.space_waiters > 0 {
             self.space.notify_waiters();
         }
     }
 
-    /// Called by the driver when the connection is gone: fails flushes whose PING went out on
-    /// it (the server may not have processed what came before) and switches publishes to the
-    /// reconnect buffer.
-    pub(crate) fn on_disconnected(&self) {
+    /// Called by the driver when the connection is gone: fails every waiting flush (the
+    /// server may not have processed what came before: publishes handed to this connection may
+    /// be lost, also when the flush's own PING was still queued behind them) and switches
+    /// publishes to the reconnect buffer. Queued PINGs stay, as keep-alives, so later PONGs
+    /// still match their entries.
+    ///
+    /// Bytes the socket accepted after the last confirmation are counted as unconfirmed
+    /// (`handed` adds the part of an interrupted batch), and control frames still queued
+    /// (SUB, UNSUB, PONG) are dropped: reconnect rebuilds that state, and a stale
+    /// `UNSUB sid max` must not undo the remaining count sent with the restored `SUB`.
+    pub(crate) fn on_disconnected(&self, handed: u64) {
         let failed: Vec<_> = {
             let mut out = lock(&self.out);
             if out.state != ConnState::Closed {
                 out.state = ConnState::Disconnected;
             }
-            let n = out.pings_sent.min(out.pongs.len());
-            out.pings_sent = 0;
-            out.pongs.drain(..n).flatten().collect()
+            let unconfirmed = out.conn_written.saturating_sub(out.confirmed) + handed;
+            Counters::add(&self.counters.unconfirmed_bytes, unconfirmed);
+            out.conn_written = 0;
+            out.confirmed = 0;
+            let n = out.ping_marks.len().min(out.pongs.len());
+            out.ping_marks.clear();
+            let mut failed: Vec<_> = out.pongs.drain(..n).flatten().collect();
+            failed.extend(out.pongs.iter_mut().filter_map(Option::take));
+            out.retain_publishes_and_pings();
+            failed
         };
         for tx in failed {
             let _ = tx.send(Err(Error::disconnected()));
@@ -557,7 +644,7 @@ impl Shared {
             out.chunks.clear();
             out.chunks_len = 0;
             out.pings_queued = 0;
-            out.pings_sent = 0;
+            out.ping_marks.clear();
             out.pongs.drain(..).flatten().collect()
         };
         for tx in pongs {
@@ -622,6 +709,56 @@ fn parse_decimal(bytes: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shared() -> Shared {
+        Shared::new(ConnectOptions::default(), ServerPool::new(Vec::new(), true))
+    }
+
+    #[test]
+    fn a_disconnect_keeps_queued_publishes_and_pings_but_drops_control_frames() {
+        let shared = shared();
+        let (tx, _rx) = oneshot::channel();
+        {
+            let mut out = lock(&shared.out);
+            out.state = ConnState::Connected;
+            proto::encode_sub(&mut out.buf, "a", None, 7).unwrap();
+            proto::encode_pub(&mut out.buf, "a", None, b"one").unwrap();
+            proto::encode_unsub(&mut out.buf, 7, Some(5));
+            let head = out.buf.split().freeze();
+            out.push_front(head);
+            proto::encode_pong(&mut out.buf);
+            out.queue_ping(Some(tx));
+            proto::encode_pub(&mut out.buf, "b", Some("r"), b"two").unwrap();
+        }
+        shared.on_disconnected(0);
+        let out = lock(&shared.out);
+        assert_eq!(out.state, ConnState::Disconnected);
+        assert!(out.chunks.is_empty());
+        assert_eq!(
+            &out.buf[..],
+            b"PUB a 3\r\none\r\nPING\r\nPUB b r 3\r\ntwo\r\n"
+        );
+        assert_eq!(out.pings_queued, 1, "the PING stays with its PONG entry");
+        assert_eq!(out.pongs.len(), 1);
+        assert!(
+            out.pongs[0].is_none(),
+            "its flush was failed with the connection"
+        );
+    }
+
+    #[test]
+    fn unconfirmed_bytes_are_those_written_after_the_last_confirmation() {
+        let shared = shared();
+        {
+            let mut out = lock(&shared.out);
+            out.conn_written = 1000;
+            out.confirmed = 400;
+        }
+        shared.on_disconnected(50);
+        assert_eq!(shared.statistics().unconfirmed_bytes, 650);
+        let out = lock(&shared.out);
+        assert_eq!((out.conn_written, out.confirmed), (0, 0));
+    }
 
     #[test]
     fn decimal_tokens_round_trip() {

@@ -14,7 +14,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::error::Error;
-use crate::events::Counters;
+use crate::frames::{self, FrameKind};
 use crate::lock;
 use crate::shared::Shared;
 
@@ -63,20 +63,31 @@ impl Batch {
     }
 }
 
+/// How the writer ended.
+pub(crate) struct WriterEnd {
+    /// Bytes of an interrupted batch the socket had accepted (see [`requeue_unsent`]).
+    pub(crate) handed: u64,
+    /// The write error, or `None` when it was stopped.
+    pub(crate) error: Option<Error>,
+}
+
 /// Runs until the socket fails or `cancel` is notified. On the way out, publishes that never
 /// reached the socket go back to the front of the shared buffer, to be sent after reconnect.
 pub(crate) async fn run<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     mut wr: W,
     cancel: Arc<Notify>,
-) -> Result<(), Error> {
+) -> WriterEnd {
     let mut batch = Batch {
         buf: BytesMut::with_capacity(64 * 1024),
         ..Batch::default()
     };
+    // Bytes of the last batch, fully written, not yet added to the connection's tally.
+    let mut completed = 0u64;
     loop {
         let park = {
             let mut out = lock(&shared.out);
+            out.conn_written += std::mem::take(&mut completed);
             if out.queued() == 0 {
                 out.writer_idle = true;
                 true
@@ -84,7 +95,10 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
                 std::mem::swap(&mut out.buf, &mut batch.buf);
                 std::mem::swap(&mut out.chunks, &mut batch.chunks);
                 out.chunks_len = 0;
-                out.pings_sent += out.pings_queued;
+                let start = out.conn_written;
+                for _ in 0..out.pings_queued {
+                    out.ping_marks.push_back(start);
+                }
                 out.pings_queued = 0;
                 if out.space_waiters > 0 {
                     shared.space.notify_waiters();
@@ -95,7 +109,7 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
         if park {
             tokio::select! {
                 _ = shared.writer_wake.notified() => continue,
-                _ = cancel.notified() => return Ok(()),
+                _ = cancel.notified() => return WriterEnd { handed: 0, error: None },
             }
         }
         let result = tokio::select! {
@@ -103,9 +117,14 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
             _ = cancel.notified() => Err(Error::new(crate::ErrorKind::Disconnected, "connection closed")),
         };
         if let Err(e) = result {
-            requeue_unsent(&shared, &mut batch);
-            return Err(e);
+            let handed = requeue_unsent(&shared, &mut batch);
+            let stopped = e.kind() == crate::ErrorKind::Disconnected;
+            return WriterEnd {
+                handed,
+                error: (!stopped).then_some(e),
+            };
         }
+        completed = batch.len() as u64;
         batch.clear();
         // Give back a buffer that grew very large during a burst.
         if batch.buf.capacity() > 4 * shared.opts.write_buffer_size {
@@ -135,41 +154,33 @@ async fn write_batch<W: AsyncWrite + Unpin>(wr: &mut W, batch: &mut Batch) -> st
 
 /// After a failed or cancelled write: frames the socket never saw go back to the front of the
 /// shared buffer (publishes only; SUBs are restored from the subscription table and PINGs
-/// were failed with the connection). Frames handed to the socket, fully or in part, are
-/// counted as unconfirmed: the server may or may not have processed them.
-fn requeue_unsent(shared: &Shared, batch: &mut Batch) {
+/// were failed with the connection). Returns the bytes handed to the socket in this batch
+/// (fully or in part): the server may or may not have processed them.
+fn requeue_unsent(shared: &Shared, batch: &mut Batch) -> u64 {
     let total = batch.len();
     if total == 0 {
-        return;
+        return 0;
     }
-    let mut whole = BytesMut::with_capacity(total);
-    for chunk in &batch.chunks {
-        whole.extend_from_slice(chunk);
-    }
-    whole.extend_from_slice(&batch.buf);
-    let whole = whole.freeze();
-    let mut rest = BytesMut::from(&whole[..]);
-    let decoder = proto::Decoder::new(proto::Limits {
-        max_control_line: usize::MAX / 4,
-        max_payload: usize::MAX / 4,
-    });
-    let mut offset = 0usize;
-    let mut unconfirmed = 0usize;
+    let whole = frames::concat(
+        batch
+            .chunks
+            .iter()
+            .map(|c| &c[..])
+            .chain(std::iter::once(&batch.buf[..])),
+        total,
+    );
+    let mut handed = 0usize;
     let mut keep = BytesMut::new();
-    // Our own bytes always decode; should anything not, the rest cannot be resent meaningfully.
-    while let Ok(Some(op)) = decoder.decode_client(&mut rest) {
-        let len = whole.len() - rest.len() - offset;
-        if offset < batch.written {
-            unconfirmed += len;
-        } else if matches!(op, proto::ClientOp::Pub(_)) {
-            keep.extend_from_slice(&whole[offset..offset + len]);
+    frames::for_each_frame(&whole, |kind, range| {
+        if range.start < batch.written {
+            handed += range.len();
+        } else if kind == FrameKind::Publish {
+            keep.extend_from_slice(&whole[range]);
         }
-        offset += len;
-    }
-    Counters::add(&shared.counters.unconfirmed_bytes, unconfirmed as u64);
+    });
     if !keep.is_empty() {
-        let mut out = lock(&shared.out);
-        out.push_front(keep.freeze());
+        lock(&shared.out).push_front(keep.freeze());
     }
     batch.clear();
+    handed as u64
 }

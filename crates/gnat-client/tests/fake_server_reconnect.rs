@@ -680,7 +680,6 @@ async fn retry_on_initial_connect_buffers_until_the_first_connection() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a publish permission violation does not fail the in-flight request to that subject (spec §1.7)"]
 async fn publish_permission_violation_fails_the_matching_request() {
     let server = FakeServer::start().await;
     let opts = opts().request_timeout(Duration::from_secs(20));

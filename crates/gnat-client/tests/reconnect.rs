@@ -414,22 +414,41 @@ async fn stalled_server_is_detected_by_missed_pongs() {
     assert_eq!(next(&mut sub).await.payload, "yes");
 }
 
-/// A flush whose PONG never comes because the connection dies fails with `Disconnected`
-/// (the server may or may not have processed what came before); after reconnect, flush works.
+/// Polls `fut` once (with the task's waker); true if it is still pending.
+async fn poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> bool {
+    let mut fut = Some(fut);
+    std::future::poll_fn(|cx| {
+        let f = fut.take().expect("polled once");
+        std::task::Poll::Ready(f.poll(cx).is_pending())
+    })
+    .await
+}
+
+/// A flush whose PING went out on a connection that dies before the PONG fails with
+/// `Disconnected` (the server may or may not have processed what came before); after
+/// reconnect, flush works. Deterministic: the server is stopped, so no PONG can come, and a
+/// publish that must wait for the writer proves the writer has taken the PING.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flush_fails_with_disconnected_when_the_connection_dies() {
     let mut server = NatsServer::start();
-    let (client, mut log) = connect_logged(&server, ConnectOptions::new()).await;
+    let (client, mut log) =
+        connect_logged(&server, ConnectOptions::new().write_buffer_size(64 * 1024)).await;
     client.flush().await.unwrap();
 
+    // Stopped, then killed below (SIGKILL also ends a stopped process if a check fails).
     assert!(signal(&server, "STOP"), "kill -STOP {}", server.pid());
-    let flush = tokio::spawn({
-        let client = client.clone();
-        async move { client.flush().await }
-    });
-    // The server cannot answer while stopped; SIGKILL ends the connection.
+    let mut flush = Box::pin(client.flush());
+    assert!(
+        poll_once(flush.as_mut()).await,
+        "no PONG from a stopped server"
+    );
+    // Fill the write buffer; the next publish returns only once the writer has taken it
+    // (and so the PING queued before it).
+    client.publish("x", vec![0u8; 100 * 1024]).await.unwrap();
+    within("publish", client.publish("x", "y")).await.unwrap();
+
     blocking(|| server.kill());
-    let err = within("flush", flush).await.unwrap().unwrap_err();
+    let err = within("flush", flush).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     log.wait_for("Disconnected", is_disconnected).await;
 
@@ -438,73 +457,84 @@ async fn flush_fails_with_disconnected_when_the_connection_dies() {
     within("flush", client.flush()).await.unwrap();
 }
 
-/// The flush promise with a writer stuck on a full socket: publishes were handed to the
-/// socket of a server that then died, the flush's PING was still queued behind them. The
-/// flush must not report success after reconnect unless every publish before it reached a
-/// server. (Timing-dependent setup: waits for the publisher to stall.)
+/// The flush promise when the writer is stuck: a 40 MiB publish is being written to a
+/// stopped server, and the flush's PING is still queued behind it when the server dies. The
+/// big publish is lost (counted as unconfirmed), so the flush must fail with `Disconnected`;
+/// it must not carry over to the next connection and report success there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a flush queued behind a stalled write survives the disconnect and returns Ok after reconnect although publishes before it were lost"]
-async fn flush_never_succeeds_over_lost_publishes() {
-    const SIZE: usize = 256 * 1024;
-    let mut server = NatsServer::start();
-    let (client, mut log) = connect_logged(&server, ConnectOptions::new()).await;
+async fn flush_never_succeeds_over_a_lost_publish() {
+    const BIG: usize = 40 * 1024 * 1024;
+    let mut server = NatsServer::builder()
+        .config(format!("max_payload: {}", 48 * 1024 * 1024))
+        .start();
+    let (client, mut log) =
+        connect_logged(&server, ConnectOptions::new().write_buffer_size(64 * 1024)).await;
     let mut sub = client.subscribe("lost").await.unwrap();
+    client.flush().await.unwrap();
+    assert!(client.max_payload() > BIG);
+
+    // Stopped, then killed below (SIGKILL also ends a stopped process if a check fails).
+    assert!(signal(&server, "STOP"), "kill -STOP {}", server.pid());
+    client.publish("lost", vec![7u8; BIG]).await.unwrap();
+    // Returns once the writer has taken the big publish; it is now stuck writing it (socket
+    // buffers hold a few MiB at most), and this one waits in the buffer.
+    within("publish", client.publish("lost", "after"))
+        .await
+        .unwrap();
+    let mut flush = Box::pin(client.flush());
+    assert!(poll_once(flush.as_mut()).await);
+
+    blocking(|| server.kill());
+    log.wait_for("Disconnected", is_disconnected).await;
+    assert!(client.statistics().unconfirmed_bytes > 0);
+    blocking(|| server.start_again());
+    log.wait_for("Reconnected", is_reconnected).await;
+
+    match within("flush", flush).await {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::Disconnected, "{e}"),
+        Ok(()) => {
+            let got: Vec<usize> = take_ready(&mut sub)
+                .iter()
+                .map(|m| m.payload.len())
+                .collect();
+            panic!(
+                "flush returned Ok, but the server never got the {BIG}-byte publish made \
+                 before it (received sizes {got:?})"
+            );
+        }
+    }
+}
+
+/// `unconfirmed_bytes` counts every byte handed to a connection that died before the server
+/// confirmed it, not only the batch the writer was in the middle of. Deterministic: the
+/// server is stopped, and publishes that must wait for the writer mark its batch boundaries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unconfirmed_bytes_count_every_unconfirmed_write() {
+    const FIRST: usize = 64 * 1024 + 1;
+    const BIG: usize = 40 * 1024 * 1024;
+    let mut server = NatsServer::builder()
+        .config(format!("max_payload: {}", 48 * 1024 * 1024))
+        .start();
+    let (client, mut log) =
+        connect_logged(&server, ConnectOptions::new().write_buffer_size(64 * 1024)).await;
     client.flush().await.unwrap();
 
     // Stopped, then killed below (SIGKILL also ends a stopped process if a check fails).
     assert!(signal(&server, "STOP"), "kill -STOP {}", server.pid());
-    let publisher = tokio::spawn({
-        let client = client.clone();
-        async move {
-            for i in 0u32..400 {
-                let mut body = vec![0u8; SIZE];
-                body[..4].copy_from_slice(&i.to_be_bytes());
-                if client.publish("lost", body).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    // Wait until the publisher stalls: socket buffers full, the write buffer full.
-    let mut last = 0;
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = client.statistics().out_messages;
-        if now == last && now > 0 {
-            break;
-        }
-        last = now;
-    }
-    let before_flush = client.statistics().out_messages;
-    let flush = tokio::spawn({
-        let client = client.clone();
-        async move { client.flush().await }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    client.publish("u", vec![1u8; FIRST]).await.unwrap();
+    // Returns once the writer took the first publish alone (its own batch).
+    within("publish", client.publish("u", "m2")).await.unwrap();
+    client.publish("u", vec![2u8; BIG]).await.unwrap();
+    // Returns once the writer finished the first batch and took the next (m2 + big).
+    within("publish", client.publish("u", "m3")).await.unwrap();
+
     blocking(|| server.kill());
     log.wait_for("Disconnected", is_disconnected).await;
-    blocking(|| server.start_again());
-    log.wait_for("Reconnected", is_reconnected).await;
-    let flushed = within("flush", flush).await.unwrap();
-    if let Err(e) = flushed {
-        assert_eq!(e.kind(), ErrorKind::Disconnected, "{e}");
-        return;
-    }
-    // Ok means the server processed every publish made before the flush.
-    let mut seen = std::collections::BTreeSet::new();
-    client.flush().await.unwrap();
-    for msg in take_ready(&mut sub) {
-        let i = u32::from_be_bytes(msg.payload[..4].try_into().unwrap());
-        seen.insert(u64::from(i));
-    }
-    let missing = (0..before_flush).filter(|i| !seen.contains(i)).count();
-    publisher.abort();
-    assert_eq!(
-        missing,
-        0,
-        "flush returned Ok, but {missing} of the {before_flush} publishes before it never \
-         reached the server (unconfirmed bytes: {})",
-        client.statistics().unconfirmed_bytes
+    let unconfirmed = client.statistics().unconfirmed_bytes;
+    assert!(
+        unconfirmed >= (FIRST + BIG) as u64,
+        "unconfirmed_bytes {unconfirmed}: the {FIRST}-byte publish written to the dead \
+         connection is not counted"
     );
 }
 
