@@ -437,6 +437,11 @@ impl Client {
         }
     }
 
+    /// The default timeout of requests.
+    pub fn request_timeout(&self) -> Duration {
+        self.shared().opts.request_timeout
+    }
+
     /// The client's options.
     pub fn options(&self) -> &ConnectOptions {
         &self.shared().opts
