@@ -73,18 +73,6 @@ impl Decimal {
     }
 }
 
-/// Number of decimal digits of `n`.
-#[inline]
-pub(crate) fn decimal_len(n: usize) -> usize {
-    let mut len: usize = 1;
-    let mut n = n;
-    while n >= 10 {
-        n = n.wrapping_div(10);
-        len = len.wrapping_add(1);
-    }
-    len
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,7 +110,6 @@ mod tests {
             let d = Decimal::new(n);
             assert_eq!(d.as_bytes(), n.to_string().as_bytes());
             if let Ok(u) = usize::try_from(n) {
-                assert_eq!(decimal_len(u), n.to_string().len());
                 assert_eq!(Decimal::from_usize(u).as_bytes(), n.to_string().as_bytes());
             }
         }

@@ -251,3 +251,26 @@ fn parsing_is_strict_elsewhere() {
         (HeaderFault::Status, 13)
     );
 }
+
+/// Fuzzer finding: a continuation of an empty value must not leave a leading space that an
+/// encode→parse round trip would trim away.
+#[test]
+fn continuation_of_an_empty_value_round_trips() {
+    let map = HeaderMap::parse(b"NATS/1.0\r\nA:\r\n x\r\n\r\n").unwrap();
+    assert_eq!(map.get("A"), Some("x"));
+    let mut buf = BytesMut::new();
+    map.encode(&mut buf);
+    assert_eq!(HeaderMap::parse(&buf).unwrap(), map);
+}
+
+/// Fuzzer finding: a status with a leading zero is three digits on the wire both ways.
+#[test]
+fn a_zero_padded_status_round_trips() {
+    let map = HeaderMap::parse(b"NATS/1.0 048\r\n\r\n").unwrap();
+    assert_eq!(map.status(), Some(StatusCode(48)));
+    let mut buf = BytesMut::new();
+    map.encode(&mut buf);
+    assert_eq!(&buf[..], b"NATS/1.0 048\r\n\r\n");
+    assert_eq!(map.encoded_len(), buf.len());
+    assert_eq!(HeaderMap::parse(&buf).unwrap(), map);
+}

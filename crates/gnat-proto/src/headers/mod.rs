@@ -19,7 +19,6 @@ pub use status::{StatusCode, status_of};
 use bytes::{BufMut, BytesMut};
 
 use crate::error::ProtoError;
-use crate::num::{Decimal, decimal_len};
 use crate::validate::{validate_header_name, validate_header_value};
 
 /// The version line's fixed part.
@@ -50,8 +49,10 @@ impl HeaderMap {
 
     /// Sets (replaces) the status line; the description is cleaned as by
     /// [`with_status`](Self::with_status).
+    ///
+    /// A status is always three digits on the wire; codes above 999 are stored as 999.
     pub fn set_status(&mut self, status: StatusCode, description: Option<&str>) {
-        self.status = Some(status);
+        self.status = Some(StatusCode(status.0.min(999)));
         self.description = description
             .map(|d| {
                 d.replace(['\r', '\n', '\0'], " ")
@@ -133,10 +134,9 @@ impl HeaderMap {
     pub fn encoded_len(&self) -> usize {
         // "NATS/1.0" + CRLF + final CRLF
         let mut len = VERSION.len().saturating_add(4);
-        if let Some(status) = self.status {
-            len = len
-                .saturating_add(1)
-                .saturating_add(decimal_len(usize::from(status.0)));
+        if self.status.is_some() {
+            // " " + three digits
+            len = len.saturating_add(4);
             if let Some(d) = &self.description {
                 len = len.saturating_add(1).saturating_add(d.len());
             }
@@ -156,7 +156,14 @@ impl HeaderMap {
         buf.put_slice(VERSION);
         if let Some(status) = self.status {
             buf.put_u8(b' ');
-            buf.put_slice(Decimal::new(u64::from(status.0)).as_bytes());
+            // Exactly three digits, zero-padded, so `048` round-trips as `048` (found by the
+            // `headers` fuzzer: a two-digit status would not parse back).
+            let code = status.0.min(999);
+            buf.put_slice(&[
+                b'0'.wrapping_add((code / 100) as u8),
+                b'0'.wrapping_add((code / 10 % 10) as u8),
+                b'0'.wrapping_add((code % 10) as u8),
+            ]);
             if let Some(d) = &self.description {
                 buf.put_u8(b' ');
                 buf.put_slice(d.as_bytes());

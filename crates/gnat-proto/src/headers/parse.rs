@@ -117,8 +117,13 @@ impl HeaderMap {
         };
         let more = trim_ws(line);
         let more = checked_value(more, offset(at, line, more))?;
+        // Joined with one space; a continuation of an empty value becomes the value itself,
+        // so the joined value has no leading space that encode→parse would trim away (found
+        // by the `headers` fuzzer).
         if !more.is_empty() {
-            last.push(' ');
+            if !last.is_empty() {
+                last.push(' ');
+            }
             last.push_str(more);
         }
         Ok(())
