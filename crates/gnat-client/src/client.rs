@@ -253,6 +253,8 @@ impl Client {
         if let Some(q) = queue {
             proto::validate_queue_group(q)?;
         }
+        self.shared()
+            .check_control_line(subject.len() + queue.map_or(0, str::len))?;
         let shared = self.shared();
         let sid = shared.next_sid.fetch_add(1, Ordering::Relaxed);
         let sub = Arc::new(SubShared::new(

@@ -365,7 +365,9 @@ impl ConnectOptions {
         self
     }
 
-    /// Longest control line accepted from the server (default 4096 bytes).
+    /// Longest control line, both ways (default 4096 bytes, the server's default): longer
+    /// subjects are refused locally instead of costing the connection, and longer lines from
+    /// the server are a protocol error.
     pub fn max_control_line(mut self, bytes: usize) -> Self {
         self.max_control_line = bytes;
         self

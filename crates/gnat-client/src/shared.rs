@@ -354,6 +354,23 @@ impl Shared {
         })
     }
 
+    /// Refuses a control line the server would reject with the fatal `Maximum Control Line
+    /// Exceeded` (which would cost the whole connection): `fields` is the byte length of the
+    /// subject, reply and queue; 64 bytes cover the operation name, sizes and separators.
+    pub(crate) fn check_control_line(&self, fields: usize) -> Result<()> {
+        let limit = self.opts.max_control_line;
+        if fields.saturating_add(64) > limit {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "subject, reply and queue take {fields} bytes; the server's control line \
+                     limit is {limit}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Publishes a message (PUB or HPUB), chaining large payloads instead of copying them.
     pub(crate) async fn publish(
         &self,
@@ -362,6 +379,7 @@ impl Shared {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<()> {
+        self.check_control_line(subject.len() + reply.map_or(0, str::len))?;
         let headers = headers.filter(|h| !h.is_empty() || h.status().is_some());
         let header_len = headers.map_or(0, HeaderMap::encoded_len);
         proto::check_payload_size(
@@ -407,6 +425,7 @@ impl Shared {
         )?;
         // Validate before touching the mux state so a bad subject changes nothing.
         proto::validate_publish_subject(subject)?;
+        self.check_control_line(subject.len() + reply.len())?;
         let mux_subject = {
             let mux = lock(&self.mux);
             format!("{}*", mux.prefix)

@@ -743,3 +743,25 @@ async fn client_drain_waits_for_the_reader_then_closes() {
     other.flush().await.unwrap();
     assert_eq!(payloads(&take_ready(&mut bye)), ["last words"]);
 }
+
+/// A subject longer than the server's control-line limit would make the server close the
+/// connection (`Maximum Control Line Exceeded` is fatal): it is refused locally instead, and
+/// the connection carries on.
+#[tokio::test]
+async fn over_long_subjects_are_refused_locally() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let mut sub = client.subscribe("ok").await.unwrap();
+    client.flush().await.unwrap();
+    let long = format!("a.{}", "b".repeat(5000));
+    let err = client.publish(&long, "x").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let err = client.subscribe(&long).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let err = client.request(&long, "x").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    client.publish("ok", "still connected").await.unwrap();
+    let msg = next(&mut sub).await;
+    assert_eq!(&msg.payload[..], b"still connected");
+    assert_eq!(client.statistics().reconnects, 0);
+}

@@ -108,7 +108,7 @@ impl Frame {
 
     /// Splits the body into the header block (when `header_len` is given) and the
     /// payload, consuming the frame (the payload reuses the frame's reference).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn into_body(self, header_len: Option<usize>) -> (Option<Bytes>, Bytes) {
         // `Frame::take` checked `body_start + body_len + 2 <= len` and the size
         // parser checked `header_len <= body_len`, so these cannot wrap.

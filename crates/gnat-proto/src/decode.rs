@@ -145,9 +145,14 @@ impl Decoder {
             return Ok(None);
         };
         let line = buf.get(..line_len).unwrap_or_default();
-        // The hot path: an upper-case `MSG ` from a real server.
-        if let Some(rest) = line.strip_prefix(b"MSG ") {
-            let head = msg::Head::parse(buf.as_ptr(), rest, false, self.limits.max_payload)?;
+        // The hot paths: an upper-case `MSG ` or `HMSG ` from a real server.
+        let fast = match line.first() {
+            Some(b'M') => line.strip_prefix(b"MSG ").map(|rest| (rest, false)),
+            Some(b'H') => line.strip_prefix(b"HMSG ").map(|rest| (rest, true)),
+            _ => None,
+        };
+        if let Some((rest, headers)) = fast {
+            let head = msg::Head::parse(buf.as_ptr(), rest, headers, self.limits.max_payload)?;
             return Ok(head.finish(buf, line_len)?.map(ServerOp::Msg));
         }
         self.decode_server_line(buf, line_len)

@@ -117,8 +117,46 @@ pub(crate) struct Args<'a> {
 
 impl<'a> Args<'a> {
     /// Tokenizes `input` (the line after the operation name).
+    ///
+    /// This is the `(ws+ arg)* ws*` part of the grammar on the hottest path of the
+    /// decoder (every `MSG`), so it is one tight loop over the bytes instead of nom's
+    /// generic `take_while`/`take_till1`, which measured 13 % of a `MSG` decode. The
+    /// grammar is the same; `tokenizer_matches_the_nom_grammar` checks it.
     #[inline]
-    pub(crate) fn parse(mut input: &'a [u8]) -> Self {
+    pub(crate) fn parse(input: &'a [u8]) -> Self {
+        let mut args = Args {
+            toks: [&[]; MAX_ARGS],
+            count: 0,
+        };
+        let mut start = None;
+        for (i, &c) in input.iter().enumerate() {
+            match (is_ws(c), start) {
+                (false, None) => start = Some(i),
+                (true, Some(s)) => {
+                    args.push(input.get(s..i).unwrap_or_default());
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            args.push(input.get(s..).unwrap_or_default());
+        }
+        args
+    }
+
+    #[inline]
+    fn push(&mut self, tok: &'a [u8]) {
+        if let Some(slot) = self.toks.get_mut(self.count) {
+            *slot = tok;
+        }
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// The same tokenization with the nom combinators (the reference the fast loop is
+    /// tested against).
+    #[cfg(test)]
+    fn parse_nom(mut input: &'a [u8]) -> Self {
         let mut args = Args {
             toks: [&[]; MAX_ARGS],
             count: 0,
@@ -128,10 +166,7 @@ impl<'a> Args<'a> {
             let Some((rest, tok)) = token(input) else {
                 return args;
             };
-            if let Some(slot) = args.toks.get_mut(args.count) {
-                *slot = tok;
-            }
-            args.count = args.count.saturating_add(1);
+            args.push(tok);
             input = rest;
         }
     }
@@ -189,6 +224,29 @@ mod tests {
         assert!(toks(b"").is_empty());
         assert!(toks(b" \t").is_empty());
         assert_eq!(Args::parse(b"1 2 3 4 5 6 7").count(), 7);
+    }
+
+    #[test]
+    fn tokenizer_matches_the_nom_grammar() {
+        // Every line over a small alphabet up to 7 bytes long.
+        let alphabet = [b' ', b'\t', b'a', b'1'];
+        let mut line = Vec::new();
+        for len in 0..=7u32 {
+            for n in 0..4usize.pow(len) {
+                line.clear();
+                let mut k = n;
+                for _ in 0..len {
+                    line.push(alphabet[k % 4]);
+                    k /= 4;
+                }
+                let fast = Args::parse(&line);
+                let nom = Args::parse_nom(&line);
+                assert_eq!(fast.count(), nom.count(), "{line:?}");
+                for i in 0..MAX_ARGS {
+                    assert_eq!(fast.get(i), nom.get(i), "{line:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Head {
 
     /// Cuts the message out of `buf` (whose control line is `line_len` bytes) once
     /// the whole frame is buffered.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn finish(
         self,
         buf: &mut BytesMut,

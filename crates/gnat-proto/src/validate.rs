@@ -72,13 +72,25 @@ pub fn validate_header_name(name: &str) -> Result<(), ProtoError> {
     }
 }
 
-/// Checks a header value: no CR, LF or NUL (may be empty).
+/// Checks a header value: no CR, LF or NUL, and no space or tab at either end (may be
+/// empty).
 #[inline]
 pub fn validate_header_value(value: &str) -> Result<(), ProtoError> {
-    match memchr::memchr3(b'\r', b'\n', 0, value.as_bytes()) {
-        Some(at) => Err(ProtoError::InvalidHeaderValue { at }),
-        None => Ok(()),
+    if let Some(at) = memchr::memchr3(b'\r', b'\n', 0, value.as_bytes()) {
+        return Err(ProtoError::InvalidHeaderValue { at });
     }
+    // Receivers trim spaces and tabs around a value, so they would be lost on the way:
+    // refuse them instead of changing the value silently.
+    let bytes = value.as_bytes();
+    if bytes.first().is_some_and(|&c| c == b' ' || c == b'\t') {
+        return Err(ProtoError::InvalidHeaderValue { at: 0 });
+    }
+    if bytes.last().is_some_and(|&c| c == b' ' || c == b'\t') {
+        return Err(ProtoError::InvalidHeaderValue {
+            at: bytes.len().saturating_sub(1),
+        });
+    }
+    Ok(())
 }
 
 /// True for a byte allowed in a header name.

@@ -274,3 +274,21 @@ fn a_zero_padded_status_round_trips() {
     assert_eq!(map.encoded_len(), buf.len());
     assert_eq!(HeaderMap::parse(&buf).unwrap(), map);
 }
+
+/// Receivers trim values, so surrounding whitespace would be lost on the wire: refused.
+#[test]
+fn values_with_surrounding_whitespace_are_refused() {
+    let mut map = HeaderMap::new();
+    assert_eq!(
+        map.append("A", " x"),
+        Err(ProtoError::InvalidHeaderValue { at: 0 })
+    );
+    assert_eq!(
+        map.append("A", "x\t"),
+        Err(ProtoError::InvalidHeaderValue { at: 1 })
+    );
+    assert!(map.is_empty(), "a refused value changes nothing");
+    map.append("A", "x y").unwrap();
+    map.append("B", "").unwrap();
+    assert_eq!(map.len(), 2);
+}
