@@ -1,16 +1,45 @@
 //! # gnat-jetstream
 //!
-//! The JetStream API on top of `gnat-client`: context (API prefix, domain), account info, streams,
-//! messages (get, direct get, delete), publish with acknowledgement, pull and ordered consumers.
-//!
-//! **Status:** not implemented yet; this crate arrives with the JetStream issue. Nothing here
-//! pretends to work. Until then it only re-exports the client layer it is built on.
+//! The JetStream API on top of `gnat-client`: a [`Context`] (API prefix or domain, timeout),
+//! account information, streams, stored messages (get, direct get, delete), publishing with
+//! acknowledgements (one by one or pipelined), and consumers (pull and ordered).
 //!
 //! ## What it does not do
 //!
-//! It owns no connection of its own and speaks no wire protocol directly: every call is a request
-//! through [`client`]. The Key-Value store lives one layer up, in `gnat-kv`.
+//! It owns no connection and speaks no wire protocol directly: every call is a request or a
+//! subscription through [`client`]. The Key-Value store lives one layer up, in `gnat-kv`.
+//!
+//! ## Layout
+//!
+//! `context` (the [`Context`] and its API request helper), `error` (errors that keep the
+//! server's `code`/`err_code`), `time` (RFC 3339 timestamps, nanosecond durations), `account`,
+//! `stream` (configuration, info, management), `message` (stored messages, get, direct get),
+//! `publish` (acks, options, pipelining), `consumer` (configuration and management, pull,
+//! ordered, acknowledgements).
 
 #![forbid(unsafe_code)]
 
 pub use client;
+
+pub mod account;
+pub mod consumer;
+pub mod context;
+pub mod error;
+pub mod message;
+pub mod publish;
+pub mod stream;
+pub mod time;
+
+pub use account::*;
+pub use consumer::*;
+pub use context::Context;
+pub use error::{ApiError, Error, ErrorKind, Result};
+pub use message::*;
+pub use publish::*;
+pub use stream::*;
+pub use time::Timestamp;
+
+/// Connects with default options and returns a JetStream [`Context`] on that connection.
+pub async fn connect(urls: impl AsRef<str>) -> Result<Context> {
+    Ok(Context::new(client::connect(urls).await?))
+}

@@ -1,0 +1,134 @@
+//! Turns an `async fn step(self) -> (Option<Item>, Self)` state machine into a `Stream`, and
+//! the helpers the consumers share: status classification and pending headers.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use client::{Message, StatusCode};
+
+/// One step's future: the next item (or the end) and the state back.
+pub(crate) type StepFuture<S, T> = Pin<Box<dyn Future<Output = (Option<T>, S)> + Send>>;
+
+/// Drives a state machine one item at a time. The state lives in the driver between items
+/// and inside the step future while one runs, so dropping the driver drops everything
+/// (subscriptions unsubscribe). After the end (`None`) it stays ended.
+pub(crate) struct Driver<S, T> {
+    state: Option<S>,
+    running: Option<StepFuture<S, T>>,
+    step: fn(S) -> StepFuture<S, T>,
+}
+
+impl<S, T> Driver<S, T> {
+    pub(crate) fn new(state: S, step: fn(S) -> StepFuture<S, T>) -> Self {
+        Driver {
+            state: Some(state),
+            running: None,
+            step,
+        }
+    }
+
+    /// The state, when no step is running (between items).
+    pub(crate) fn state(&self) -> Option<&S> {
+        self.state.as_ref()
+    }
+
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if self.running.is_none() {
+            let Some(state) = self.state.take() else {
+                return Poll::Ready(None);
+            };
+            self.running = Some((self.step)(state));
+        }
+        let Some(fut) = self.running.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match fut.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((item, state)) => {
+                self.running = None;
+                if item.is_some() {
+                    self.state = Some(state);
+                }
+                Poll::Ready(item)
+            }
+        }
+    }
+
+    /// True once the stream has ended.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.state.is_none() && self.running.is_none()
+    }
+}
+
+/// What a message on a consumer's inbox is.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A stored message.
+    Data(Message),
+    /// `100` without a reply: an idle heartbeat.
+    Heartbeat(Message),
+    /// `100` with a reply: a flow-control request to answer on that subject.
+    FlowControl(String),
+    /// Any other status.
+    Status {
+        code: u16,
+        description: String,
+        message: Message,
+    },
+}
+
+pub(crate) fn classify(message: Message) -> Inbound {
+    let Some(status) = message.status() else {
+        return Inbound::Data(message);
+    };
+    if status == StatusCode::IDLE_HEARTBEAT {
+        return match message.reply.as_deref() {
+            Some(reply) if !reply.is_empty() => Inbound::FlowControl(reply.to_string()),
+            _ => Inbound::Heartbeat(message),
+        };
+    }
+    let description = message.description().unwrap_or_default().to_string();
+    Inbound::Status {
+        code: status.as_u16(),
+        description,
+        message,
+    }
+}
+
+/// A header parsed as a decimal count (untrusted: digits only, no overflow).
+pub(crate) fn header_u64(message: &Message, name: &str) -> Option<u64> {
+    let value = message.headers.as_ref()?.get(name)?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// The size the server counts for a delivered message (subject, reply, headers, payload).
+pub(crate) fn message_size(message: &Message) -> u64 {
+    let size = message
+        .subject
+        .len()
+        .saturating_add(message.reply.as_ref().map_or(0, |r| r.len()))
+        .saturating_add(message.headers.as_ref().map_or(0, |h| h.encoded_len()))
+        .saturating_add(message.payload.len());
+    u64::try_from(size).unwrap_or(u64::MAX)
+}
+
+/// Case-insensitive check of a status description.
+pub(crate) fn description_is(description: &str, expected: &str) -> bool {
+    description.trim().eq_ignore_ascii_case(expected)
+}
+
+/// `base + interval × times`, or `None` when that is beyond what an `Instant` can hold
+/// (durations come from the application and may be huge).
+pub(crate) fn after(
+    base: tokio::time::Instant,
+    interval: std::time::Duration,
+    times: u32,
+) -> Option<tokio::time::Instant> {
+    interval
+        .checked_mul(times)
+        .and_then(|d| base.checked_add(d))
+}

@@ -1,0 +1,172 @@
+//! The JetStream [`Context`]: a client plus the API prefix (or domain) and a timeout. Every
+//! API call is a request to `<prefix>.<OP>…` with a JSON body.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use client::{Client, Request};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, Error, ErrorKind, Result};
+
+/// The default API prefix.
+pub const DEFAULT_API_PREFIX: &str = "$JS.API";
+
+/// Access to JetStream through one client.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), gnat_jetstream::Error> {
+/// let client = gnat_jetstream::client::connect("nats://127.0.0.1:4222").await?;
+/// let js = gnat_jetstream::Context::new(client);
+/// let info = js.account_info().await?;
+/// println!("API level {}", info.api.level);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Context {
+    client: Client,
+    prefix: String,
+    domain: Option<String>,
+    timeout: Duration,
+}
+
+/// Just enough of a reply to see whether it carries an error.
+#[derive(serde::Deserialize)]
+struct ErrorProbe {
+    #[serde(default)]
+    error: Option<ApiError>,
+}
+
+impl Context {
+    /// A context with the default prefix `$JS.API` and the client's request timeout.
+    pub fn new(client: Client) -> Self {
+        let timeout = client.request_timeout();
+        Context {
+            client,
+            prefix: DEFAULT_API_PREFIX.to_string(),
+            domain: None,
+            timeout,
+        }
+    }
+
+    /// A context for JetStream domain `domain` (prefix `$JS.<domain>.API`).
+    pub fn with_domain(client: Client, domain: &str) -> Result<Self> {
+        validate_token("domain", domain)?;
+        let mut ctx = Self::new(client);
+        ctx.prefix = format!("$JS.{domain}.API");
+        ctx.domain = Some(domain.to_string());
+        Ok(ctx)
+    }
+
+    /// A context with an arbitrary API prefix (cross-account imports, e.g. `JS.from-acc1`).
+    pub fn with_prefix(client: Client, prefix: &str) -> Result<Self> {
+        let prefix = prefix.trim_end_matches('.');
+        client::proto::validate_publish_subject(prefix)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("API prefix: {e}")))?;
+        let mut ctx = Self::new(client);
+        ctx.prefix = prefix.to_string();
+        Ok(ctx)
+    }
+
+    /// The same context with another timeout for API calls.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The API prefix (`$JS.API`, `$JS.<domain>.API` or a custom one).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The domain, when the context was made with [`Context::with_domain`].
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// The timeout of API calls.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `<prefix>.<op>`.
+    pub fn api_subject(&self, op: &str) -> String {
+        let mut s = String::with_capacity(self.prefix.len() + 1 + op.len());
+        s.push_str(&self.prefix);
+        s.push('.');
+        s.push_str(op);
+        s
+    }
+
+    /// Sends a raw API request (`<prefix>.<op>` with `body`) and returns the reply message.
+    pub async fn request_raw(&self, op: &str, body: Bytes) -> Result<client::Message> {
+        let subject = self.api_subject(op);
+        Ok(self
+            .client
+            .send_request(&subject, Request::new().payload(body).timeout(self.timeout))
+            .await?)
+    }
+
+    /// Sends an API request with a JSON body and decodes the reply, turning an `error` object
+    /// into an [`ErrorKind::Api`] error.
+    pub async fn request<Req, Resp>(&self, op: &str, body: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("request body: {e}")))?;
+        self.request_bytes(op, Bytes::from(body)).await
+    }
+
+    /// Sends an API request with a raw body and decodes the reply as [`Context::request`].
+    pub async fn request_bytes<Resp: DeserializeOwned>(
+        &self,
+        op: &str,
+        body: Bytes,
+    ) -> Result<Resp> {
+        let reply = self.request_raw(op, body).await?;
+        decode_reply(&reply.payload)
+    }
+}
+
+/// Decodes an API reply: an `error` object becomes [`ErrorKind::Api`].
+pub(crate) fn decode_reply<Resp: DeserializeOwned>(payload: &[u8]) -> Result<Resp> {
+    let probe: ErrorProbe = serde_json::from_slice(payload)?;
+    if let Some(api) = probe.error {
+        return Err(Error::from_api(api));
+    }
+    Ok(serde_json::from_slice(payload)?)
+}
+
+/// Checks a name that becomes one subject token (stream, consumer, domain): non-empty, no
+/// `.`, `*`, `>`, whitespace, or path separators.
+pub fn validate_token(what: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{what} name is empty"),
+        ));
+    }
+    if name.len() > 255 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{what} name is longer than 255 bytes"),
+        ));
+    }
+    if let Some((at, c)) = name.char_indices().find(|&(_, c)| {
+        matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() || c.is_control()
+    }) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{what} name {name:?} has {c:?} at byte {at}"),
+        ));
+    }
+    Ok(())
+}

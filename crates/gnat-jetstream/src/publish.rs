@@ -1,0 +1,780 @@
+//! Publishing to streams with acknowledgements: one at a time ([`Context::publish`],
+//! [`Context::publish_with`], with ADR-22 retries when no stream answers yet), or pipelined
+//! through a [`Publisher`], which keeps a bounded window of publishes in flight on one reply
+//! subscription of its own and matches acks by the token in their reply subject.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use client::{HeaderMap, Request, StatusCode, Subscription};
+use futures_core::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::time::{Instant, Sleep};
+
+use crate::context::{Context, decode_reply};
+use crate::error::{Error, ErrorKind, Result};
+use crate::time::go_duration;
+
+const MSG_ID: &str = "Nats-Msg-Id";
+const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
+const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
+const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+const EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
+const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+const TTL: &str = "Nats-TTL";
+const ROLLUP: &str = "Nats-Rollup";
+
+/// Default number of retries when no stream answers a publish (ADR-22).
+pub const DEFAULT_PUBLISH_RETRIES: u32 = 2;
+/// Default wait between those retries (ADR-22).
+pub const DEFAULT_PUBLISH_RETRY_WAIT: Duration = Duration::from_millis(250);
+
+/// The server's acknowledgement of a stored message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PubAck {
+    /// The stream that stored it.
+    pub stream: String,
+    /// Its sequence in that stream.
+    pub seq: u64,
+    /// True when it was a duplicate (same `Nats-Msg-Id` within the window) and not stored
+    /// again; `seq` is then the original's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+    /// The stream's JetStream domain, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// Which messages a rollup (`Nats-Rollup`) replaces; the stream needs `allow_rollup_hdrs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rollup {
+    /// Earlier messages on the same subject (`sub`).
+    Subject,
+    /// Every earlier message in the stream (`all`).
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ttl {
+    After(Duration),
+    Never,
+}
+
+/// A publish with headers, expectations and retry settings, built step by step.
+///
+/// ```
+/// use std::time::Duration;
+/// use gnat_jetstream::PublishOptions;
+/// let opts = PublishOptions::new()
+///     .payload("order 1")
+///     .msg_id("order-1")
+///     .expected_last_subject_sequence(0)
+///     .ttl(Duration::from_millis(1500));
+/// ```
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    payload: Bytes,
+    headers: Option<HeaderMap>,
+    msg_id: Option<String>,
+    expected_stream: Option<String>,
+    expected_last_sequence: Option<u64>,
+    expected_last_subject_sequence: Option<u64>,
+    expected_last_subject_sequence_subject: Option<String>,
+    expected_last_msg_id: Option<String>,
+    ttl: Option<Ttl>,
+    rollup: Option<Rollup>,
+    retries: u32,
+    retry_wait: Duration,
+    timeout: Option<Duration>,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            payload: Bytes::new(),
+            headers: None,
+            msg_id: None,
+            expected_stream: None,
+            expected_last_sequence: None,
+            expected_last_subject_sequence: None,
+            expected_last_subject_sequence_subject: None,
+            expected_last_msg_id: None,
+            ttl: None,
+            rollup: None,
+            retries: DEFAULT_PUBLISH_RETRIES,
+            retry_wait: DEFAULT_PUBLISH_RETRY_WAIT,
+            timeout: None,
+        }
+    }
+}
+
+impl PublishOptions {
+    /// An empty publish with default retries.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The payload.
+    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// Headers to send (the options below add theirs to these).
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// `Nats-Msg-Id`: de-duplication within the stream's duplicate window.
+    pub fn msg_id(mut self, id: impl Into<String>) -> Self {
+        self.msg_id = Some(id.into());
+        self
+    }
+
+    /// `Nats-Expected-Stream`: refuse unless the subject is captured by this stream (10060).
+    pub fn expected_stream(mut self, stream: impl Into<String>) -> Self {
+        self.expected_stream = Some(stream.into());
+        self
+    }
+
+    /// `Nats-Expected-Last-Sequence`: refuse unless the stream's last sequence is `seq`
+    /// (10071).
+    pub fn expected_last_sequence(mut self, seq: u64) -> Self {
+        self.expected_last_sequence = Some(seq);
+        self
+    }
+
+    /// `Nats-Expected-Last-Subject-Sequence`: refuse unless the last message on the subject
+    /// (or on [`expected_last_subject_sequence_subject`](Self::expected_last_subject_sequence_subject))
+    /// has sequence `seq`; 0 means there must be none (10071).
+    pub fn expected_last_subject_sequence(mut self, seq: u64) -> Self {
+        self.expected_last_subject_sequence = Some(seq);
+        self
+    }
+
+    /// `Nats-Expected-Last-Subject-Sequence-Subject`: the subject (wildcards allowed) the
+    /// expected last subject sequence refers to, instead of the published one.
+    pub fn expected_last_subject_sequence_subject(mut self, subject: impl Into<String>) -> Self {
+        self.expected_last_subject_sequence_subject = Some(subject.into());
+        self
+    }
+
+    /// `Nats-Expected-Last-Msg-Id`: refuse unless the stream's last message had this id
+    /// (10070).
+    pub fn expected_last_msg_id(mut self, id: impl Into<String>) -> Self {
+        self.expected_last_msg_id = Some(id.into());
+        self
+    }
+
+    /// `Nats-TTL`: the message expires after `ttl` (sent in Go duration syntax with
+    /// sub-second precision, e.g. `1.5s`); the stream needs `allow_msg_ttl`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(Ttl::After(ttl));
+        self
+    }
+
+    /// `Nats-TTL: never`: the message never expires, whatever the stream's `max_age`.
+    pub fn ttl_never(mut self) -> Self {
+        self.ttl = Some(Ttl::Never);
+        self
+    }
+
+    /// `Nats-Rollup`: replace earlier messages on the subject or in the whole stream.
+    pub fn rollup(mut self, rollup: Rollup) -> Self {
+        self.rollup = Some(rollup);
+        self
+    }
+
+    /// Retry `retries` times, waiting `wait` between attempts, while no stream answers
+    /// (status 503); default 2 × 250 ms. Not used by the pipelined [`Publisher`].
+    pub fn retry(mut self, retries: u32, wait: Duration) -> Self {
+        self.retries = retries;
+        self.retry_wait = wait;
+        self
+    }
+
+    /// How long to wait for the ack (default: the context's timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The payload and the header block to send (`None` when there is nothing to send).
+    fn into_parts(self) -> Result<(Bytes, Option<HeaderMap>)> {
+        let mut headers = self.headers;
+        let mut set = |name: &str, value: &str| -> Result<()> {
+            headers
+                .get_or_insert_with(HeaderMap::new)
+                .insert(name, value)
+                .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("header {name}: {e}")))
+        };
+        if let Some(id) = &self.msg_id {
+            set(MSG_ID, id)?;
+        }
+        if let Some(stream) = &self.expected_stream {
+            set(EXPECTED_STREAM, stream)?;
+        }
+        if let Some(seq) = self.expected_last_sequence {
+            set(EXPECTED_LAST_SEQUENCE, &seq.to_string())?;
+        }
+        if let Some(seq) = self.expected_last_subject_sequence {
+            set(EXPECTED_LAST_SUBJECT_SEQUENCE, &seq.to_string())?;
+        }
+        if let Some(subject) = &self.expected_last_subject_sequence_subject {
+            set(EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, subject)?;
+        }
+        if let Some(id) = &self.expected_last_msg_id {
+            set(EXPECTED_LAST_MSG_ID, id)?;
+        }
+        match self.ttl {
+            Some(Ttl::After(d)) => set(TTL, &go_duration(d))?,
+            Some(Ttl::Never) => set(TTL, "never")?,
+            None => {}
+        }
+        match self.rollup {
+            Some(Rollup::Subject) => set(ROLLUP, "sub")?,
+            Some(Rollup::All) => set(ROLLUP, "all")?,
+            None => {}
+        }
+        Ok((self.payload, headers))
+    }
+}
+
+fn no_stream(subject: Option<&str>) -> Error {
+    let message = match subject {
+        Some(s) => format!("no stream answered a publish to {s} (no responders)"),
+        None => "no stream answered the publish (no responders)".to_string(),
+    };
+    Error::new(ErrorKind::NoStream, message)
+}
+
+/// Reads a publish reply: an ack, an API error (codes kept), or an inline status.
+fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8]) -> Result<PubAck> {
+    if let Some(status) = headers.and_then(HeaderMap::status) {
+        if status == StatusCode::NO_RESPONDERS {
+            return Err(no_stream(subject));
+        }
+        let description = headers.and_then(HeaderMap::description).unwrap_or_default();
+        return Err(Error::from_status(status.as_u16(), description));
+    }
+    decode_reply(payload)
+}
+
+impl Context {
+    /// Publishes `payload` to `subject` and waits for the stream's ack. When no stream
+    /// answers it retries (2 × 250 ms) and then fails with [`Error::is_no_stream`].
+    pub async fn publish(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<PubAck> {
+        self.publish_with(subject, PublishOptions::new().payload(payload))
+            .await
+    }
+
+    /// Publishes with headers, expectations and retry settings, and waits for the ack. API
+    /// errors in the ack (10071 wrong last sequence, 10060 …) keep their codes.
+    pub async fn publish_with(
+        &self,
+        subject: impl AsRef<str>,
+        options: PublishOptions,
+    ) -> Result<PubAck> {
+        let subject = subject.as_ref();
+        let retries = options.retries;
+        let wait = options.retry_wait;
+        let timeout = options.timeout.unwrap_or(self.timeout());
+        let (payload, headers) = options.into_parts()?;
+        let mut request = Request::new().payload(payload).timeout(timeout);
+        if let Some(h) = headers {
+            request = request.headers(h);
+        }
+        let mut attempt = 0u32;
+        loop {
+            let last = attempt >= retries;
+            let this_try = if last {
+                std::mem::take(&mut request)
+            } else {
+                request.clone()
+            };
+            match self.client().send_request(subject, this_try).await {
+                Ok(reply) => {
+                    return parse_ack(Some(subject), reply.headers.as_ref(), &reply.payload);
+                }
+                Err(e) if e.is_no_responders() => {
+                    if last {
+                        return Err(no_stream(Some(subject)));
+                    }
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// A pipelined publisher with at most `window` publishes awaiting their ack (at least
+    /// 1). It has its own reply subscription, so create one and reuse it.
+    pub async fn publisher(&self, window: usize) -> Result<Publisher> {
+        let inbox = self.client().new_inbox();
+        let sub = self.client().subscribe(format!("{inbox}.*")).await?;
+        let mut prefix = inbox;
+        prefix.push('.');
+        Ok(Publisher {
+            ctx: self.clone(),
+            sub,
+            reply: String::with_capacity(prefix.len() + 20),
+            prefix_len: prefix.len(),
+            prefix,
+            window: window.max(1),
+            acks: AckTable::default(),
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            closed: false,
+        })
+    }
+}
+
+/// Identifies one publish of a [`Publisher`]; its acknowledgement is claimed with
+/// [`Publisher::ack`] or returned by [`Publisher::wait_all`] / [`Publisher::completed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PubAckHandle(u64);
+
+impl PubAckHandle {
+    /// The publish's position in the publisher's order (from 0).
+    pub fn index(&self) -> u64 {
+        self.0
+    }
+}
+
+enum Slot {
+    Pending(Instant),
+    Done(std::result::Result<PubAck, Box<Error>>),
+    Taken,
+}
+
+/// Publishes in flight and their results, in publish order: slot `i` is token `base + i`.
+#[derive(Default)]
+struct AckTable {
+    base: u64,
+    slots: VecDeque<Slot>,
+    /// Token of the oldest publish that may still be pending (earlier ones are not).
+    oldest: u64,
+    in_flight: usize,
+}
+
+impl AckTable {
+    fn next_token(&self) -> u64 {
+        self.base.saturating_add(self.slots.len() as u64)
+    }
+
+    fn slot_mut(&mut self, token: u64) -> Option<&mut Slot> {
+        let i = usize::try_from(token.checked_sub(self.base)?).ok()?;
+        self.slots.get_mut(i)
+    }
+
+    fn complete(&mut self, token: u64, result: Result<PubAck>) {
+        if let Some(slot) = self.slot_mut(token)
+            && matches!(slot, Slot::Pending(_))
+        {
+            *slot = Slot::Done(result.map_err(Box::new));
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// The deadline of the oldest pending publish, moving the cursor past finished ones.
+    fn oldest_deadline(&mut self) -> Option<Instant> {
+        while let Some(slot) = self.slot_mut(self.oldest) {
+            if let Slot::Pending(deadline) = slot {
+                return Some(*deadline);
+            }
+            self.oldest = self.oldest.saturating_add(1);
+        }
+        None
+    }
+
+    /// Fails every pending publish whose deadline has passed.
+    fn expire(&mut self, now: Instant) {
+        while let Some(deadline) = self.oldest_deadline() {
+            if deadline > now {
+                return;
+            }
+            let token = self.oldest;
+            self.complete(
+                token,
+                Err(Error::from(client::Error::new(
+                    client::ErrorKind::Timeout,
+                    "no publish ack in time",
+                ))),
+            );
+        }
+    }
+
+    fn fail_pending(&mut self, error: &Error) {
+        while self.oldest_deadline().is_some() {
+            let token = self.oldest;
+            self.complete(token, Err(error.clone()));
+        }
+    }
+
+    /// Takes the result of `token` if it is done.
+    fn take(&mut self, token: u64) -> Option<Result<PubAck>> {
+        let slot = self.slot_mut(token)?;
+        if !matches!(slot, Slot::Done(_)) {
+            return None;
+        }
+        let Slot::Done(result) = std::mem::replace(slot, Slot::Taken) else {
+            return None;
+        };
+        self.compact();
+        Some(result.map_err(|e| *e))
+    }
+
+    /// Takes every finished result, in publish order.
+    fn take_done(&mut self) -> Vec<(PubAckHandle, Result<PubAck>)> {
+        let mut out = Vec::new();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if matches!(slot, Slot::Done(_))
+                && let Slot::Done(result) = std::mem::replace(slot, Slot::Taken)
+            {
+                out.push((
+                    PubAckHandle(self.base.saturating_add(i as u64)),
+                    result.map_err(|e| *e),
+                ));
+            }
+        }
+        self.compact();
+        out
+    }
+
+    fn compact(&mut self) {
+        while matches!(self.slots.front(), Some(Slot::Taken)) {
+            self.slots.pop_front();
+            self.base = self.base.saturating_add(1);
+        }
+        if self.oldest < self.base {
+            self.oldest = self.base;
+        }
+    }
+}
+
+/// Pipelined publishing: [`publish`](Publisher::publish) sends without waiting for the ack
+/// and returns a [`PubAckHandle`]; at most `window` publishes are unacknowledged at a time
+/// (`publish` processes acks until there is room). Acks arrive on the publisher's own
+/// reply subscription (`<inbox>.<token>`), are matched by token, and each publish gets its
+/// own result: the ack, its API error, a no-stream error (503, not retried here), or a
+/// timeout after the context's timeout.
+///
+/// Results are kept until claimed with [`ack`](Publisher::ack), [`completed`](Publisher::completed)
+/// or [`wait_all`](Publisher::wait_all). Dropping the publisher abandons pending acks (the
+/// messages may still be stored).
+///
+/// ```no_run
+/// # async fn demo(js: gnat_jetstream::Context) -> Result<(), gnat_jetstream::Error> {
+/// let mut publisher = js.publisher(256).await?;
+/// for i in 0..10_000 {
+///     publisher.publish("orders.new", format!("order {i}")).await?;
+/// }
+/// for (_, result) in publisher.wait_all().await {
+///     result?;
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Publisher {
+    ctx: Context,
+    sub: Subscription,
+    prefix: String,
+    prefix_len: usize,
+    reply: String,
+    window: usize,
+    acks: AckTable,
+    timer: Pin<Box<Sleep>>,
+    closed: bool,
+}
+
+impl Publisher {
+    /// Publishes `payload` to `subject` without waiting for its ack.
+    pub async fn publish(
+        &mut self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<PubAckHandle> {
+        self.send(subject.as_ref(), None, payload.into(), None)
+            .await
+    }
+
+    /// Publishes with headers and expectations without waiting for its ack (the retry
+    /// settings of `options` are not used; its timeout is).
+    pub async fn publish_with(
+        &mut self,
+        subject: impl AsRef<str>,
+        options: PublishOptions,
+    ) -> Result<PubAckHandle> {
+        let timeout = options.timeout;
+        let (payload, headers) = options.into_parts()?;
+        self.send(subject.as_ref(), headers.as_ref(), payload, timeout)
+            .await
+    }
+
+    async fn send(
+        &mut self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
+        timeout: Option<Duration>,
+    ) -> Result<PubAckHandle> {
+        if self.closed {
+            return Err(Error::from(client::Error::new(
+                client::ErrorKind::Closed,
+                "the publisher's reply subscription has ended",
+            )));
+        }
+        while self.acks.in_flight >= self.window {
+            self.drive().await;
+        }
+        let token = self.acks.next_token();
+        self.reply.clear();
+        self.reply.push_str(&self.prefix);
+        let _ = write!(self.reply, "{token}");
+        let client = self.ctx.client();
+        match headers {
+            Some(h) => {
+                client
+                    .publish_with_reply_and_headers(subject, &self.reply, h, payload)
+                    .await?
+            }
+            None => {
+                client
+                    .publish_with_reply(subject, &self.reply, payload)
+                    .await?
+            }
+        }
+        let deadline = Instant::now() + timeout.unwrap_or(self.ctx.timeout());
+        self.acks.slots.push_back(Slot::Pending(deadline));
+        self.acks.in_flight += 1;
+        Ok(PubAckHandle(token))
+    }
+
+    /// Processes the acks that have arrived; waits (up to the oldest pending deadline) until
+    /// at least one publish finished. Call only with publishes in flight.
+    async fn drive(&mut self) {
+        let Some(deadline) = self.acks.oldest_deadline() else {
+            return;
+        };
+        // Deadlines grow in publish order, so a timer armed for an earlier publish only fires
+        // early (and is then re-armed): no timer update per ack.
+        if self.timer.is_elapsed() || self.timer.deadline() > deadline {
+            self.timer.as_mut().reset(deadline);
+        }
+        let Publisher {
+            sub,
+            acks,
+            timer,
+            prefix,
+            prefix_len,
+            closed,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            let mut progress = false;
+            loop {
+                match Pin::new(&mut *sub).poll_next(cx) {
+                    Poll::Ready(Some(msg)) => {
+                        let token = msg
+                            .subject
+                            .as_str()
+                            .get(*prefix_len..)
+                            .filter(|_| msg.subject.starts_with(prefix.as_str()))
+                            .and_then(|t| t.parse::<u64>().ok());
+                        if let Some(token) = token {
+                            let result = parse_ack(None, msg.headers.as_ref(), &msg.payload);
+                            acks.complete(token, result);
+                        }
+                        progress = true;
+                    }
+                    Poll::Ready(None) => {
+                        *closed = true;
+                        acks.fail_pending(&Error::from(client::Error::new(
+                            client::ErrorKind::Closed,
+                            "the publisher's reply subscription ended",
+                        )));
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if timer.as_mut().poll(cx).is_ready() {
+                acks.expire(Instant::now());
+                return Poll::Ready(());
+            }
+            if progress {
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+
+    /// Waits for the ack of `handle` and returns it. Fails with
+    /// [`ErrorKind::InvalidInput`] if that result was already claimed.
+    pub async fn ack(&mut self, handle: PubAckHandle) -> Result<PubAck> {
+        loop {
+            if let Some(result) = self.acks.take(handle.0) {
+                return result;
+            }
+            match self.acks.slot_mut(handle.0) {
+                Some(Slot::Pending(_)) => self.drive().await,
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("publish {} has no result to claim", handle.0),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Every finished, unclaimed result (in publish order), without waiting.
+    pub fn completed(&mut self) -> Vec<(PubAckHandle, Result<PubAck>)> {
+        if self.acks.in_flight > 0 {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let mut drive = std::pin::pin!(self.drive());
+            // Process whatever is queued; a pending result just means nothing more is ready.
+            let _ = drive.as_mut().poll(&mut cx);
+        }
+        self.acks.take_done()
+    }
+
+    /// Waits until every publish has its result and returns all unclaimed results in publish
+    /// order.
+    pub async fn wait_all(&mut self) -> Vec<(PubAckHandle, Result<PubAck>)> {
+        while self.acks.in_flight > 0 {
+            self.drive().await;
+        }
+        self.acks.take_done()
+    }
+
+    /// Publishes waiting for their ack.
+    pub fn in_flight(&self) -> usize {
+        self.acks.in_flight
+    }
+
+    /// The most publishes awaiting their ack at a time.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("window", &self.window)
+            .field("in_flight", &self.acks.in_flight)
+            .field("unclaimed", &self.acks.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_become_headers() {
+        let (payload, headers) = PublishOptions::new()
+            .payload("x")
+            .msg_id("id-1")
+            .expected_stream("S")
+            .expected_last_sequence(4)
+            .expected_last_subject_sequence(0)
+            .expected_last_subject_sequence_subject("a.*")
+            .expected_last_msg_id("id-0")
+            .ttl(Duration::from_millis(1500))
+            .rollup(Rollup::Subject)
+            .into_parts()
+            .unwrap();
+        assert_eq!(&payload[..], b"x");
+        let h = headers.unwrap();
+        let got: Vec<(&str, &str)> = h.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Nats-Msg-Id", "id-1"),
+                ("Nats-Expected-Stream", "S"),
+                ("Nats-Expected-Last-Sequence", "4"),
+                ("Nats-Expected-Last-Subject-Sequence", "0"),
+                ("Nats-Expected-Last-Subject-Sequence-Subject", "a.*"),
+                ("Nats-Expected-Last-Msg-Id", "id-0"),
+                ("Nats-TTL", "1.5s"),
+                ("Nats-Rollup", "sub"),
+            ]
+        );
+        let (_, none) = PublishOptions::new().payload("y").into_parts().unwrap();
+        assert!(none.is_none());
+        let (_, never) = PublishOptions::new().ttl_never().into_parts().unwrap();
+        assert_eq!(never.unwrap().get("Nats-TTL"), Some("never"));
+        let bad = PublishOptions::new().msg_id("a\r\nb").into_parts();
+        assert_eq!(bad.unwrap_err().kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn ack_replies() {
+        let ack = parse_ack(None, None, br#"{"stream":"S","seq":7,"duplicate":true}"#).unwrap();
+        assert_eq!(
+            (ack.stream.as_str(), ack.seq, ack.duplicate),
+            ("S", 7, true)
+        );
+        let ack = parse_ack(None, None, br#"{"stream":"S","seq":8,"domain":"hub"}"#).unwrap();
+        assert_eq!(ack.domain.as_deref(), Some("hub"));
+        let e = parse_ack(
+            None,
+            None,
+            br#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"}}"#,
+        )
+        .unwrap_err();
+        assert!(e.is_wrong_last_sequence());
+        let status = HeaderMap::with_status(StatusCode::NO_RESPONDERS, None);
+        assert!(
+            parse_ack(None, Some(&status), b"")
+                .unwrap_err()
+                .is_no_stream()
+        );
+    }
+
+    #[tokio::test]
+    async fn ack_table_bookkeeping() {
+        let mut t = AckTable::default();
+        let now = Instant::now();
+        for i in 0..4u64 {
+            assert_eq!(t.next_token(), i);
+            t.slots
+                .push_back(Slot::Pending(now + Duration::from_secs(i + 1)));
+            t.in_flight += 1;
+        }
+        t.complete(1, Ok(PubAck::default()));
+        t.complete(1, Err(Error::new(ErrorKind::Decode, "late duplicate")));
+        t.complete(99, Ok(PubAck::default()));
+        assert_eq!(t.in_flight, 3);
+        assert_eq!(t.oldest_deadline(), Some(now + Duration::from_secs(1)));
+        t.expire(now + Duration::from_millis(3500));
+        assert_eq!(t.in_flight, 1);
+        assert!(t.take(3).is_none());
+        let done = t.take_done();
+        let tokens: Vec<u64> = done.iter().map(|(h, _)| h.index()).collect();
+        assert_eq!(tokens, vec![0, 1, 2]);
+        assert!(done[0].1.as_ref().unwrap_err().is_timeout());
+        assert!(done[1].1.is_ok());
+        assert_eq!(t.base, 3);
+        t.fail_pending(&Error::new(ErrorKind::Decode, "closed"));
+        assert_eq!(t.in_flight, 0);
+        assert_eq!(t.take(3).unwrap().unwrap_err().kind(), ErrorKind::Decode);
+        assert!(t.slots.is_empty() && t.base == 4);
+    }
+}
