@@ -388,7 +388,9 @@ impl Stream for Subscription {
                     this.shared.consumed.notify_waiters();
                     return Poll::Ready(None);
                 }
-                q.waker = Some(cx.waker().clone());
+                if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    q.waker = Some(cx.waker().clone());
+                }
                 return Poll::Pending;
             }
             let n = q.msgs.len().min(BATCH);

@@ -138,6 +138,12 @@ impl Error {
         }
     }
 
+    /// The same error with an explanation appended to its display.
+    pub(crate) fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.inner.message = message.into();
+        self
+    }
+
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind

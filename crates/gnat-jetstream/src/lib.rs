@@ -12,14 +12,18 @@
 //! ## Layout
 //!
 //! `context` (the [`Context`] and its API request helper), `error` (errors that keep the
-//! server's `code`/`err_code`), `time` (RFC 3339 timestamps, nanosecond durations), `account`,
-//! `stream` (configuration, info, management), `message` (stored messages, get, direct get),
+//! server's `code`/`err_code`), `time` (RFC 3339 timestamps, nanosecond durations),
+//! `wire_enum` (policy enums that keep values from newer servers), `account`, `stream`
+//! (configuration, info, management), `message` (stored messages, get, direct get),
 //! `publish` (acks, options, pipelining), `consumer` (configuration and management, pull,
 //! ordered, acknowledgements).
 
 #![forbid(unsafe_code)]
 
 pub use client;
+
+#[macro_use]
+mod wire_enum;
 
 pub mod account;
 pub mod consumer;

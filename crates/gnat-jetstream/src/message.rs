@@ -397,6 +397,15 @@ impl Context {
     /// (`DIRECT.GET.<stream>.<subject>`, empty body) that permissions can restrict per
     /// subject. `subject` must not contain wildcards (see [`Context::direct_get_last_json`]).
     pub async fn direct_get_last(&self, stream: &str, subject: &str) -> Result<StoredMessage> {
+        // The subject becomes tokens of the request subject: a literal one only.
+        client::proto::validate_publish_subject(subject).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "direct get last of {subject:?}: {e} (wildcards need direct_get_last_json)"
+                ),
+            )
+        })?;
         let mut full = self.direct_subject(stream, 1 + subject.len())?;
         full.push('.');
         full.push_str(subject);
@@ -625,8 +634,11 @@ impl Stream for DirectBatchStream {
                             // A server without batch support sends one message, no EOB.
                             this.finish();
                         } else {
-                            let deadline = tokio::time::Instant::now() + this.per_reply;
-                            this.timer.as_mut().reset(deadline);
+                            // A huge timeout (from the application) must not panic.
+                            let now = tokio::time::Instant::now();
+                            if let Some(deadline) = now.checked_add(this.per_reply) {
+                                this.timer.as_mut().reset(deadline);
+                            }
                         }
                         Poll::Ready(Some(Ok(message)))
                     }

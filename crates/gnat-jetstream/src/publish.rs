@@ -16,8 +16,8 @@ use futures_core::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, Sleep};
 
-use crate::context::{Context, decode_reply};
-use crate::error::{Error, ErrorKind, Result};
+use crate::context::Context;
+use crate::error::{ApiError, Error, ErrorKind, Result};
 use crate::time::go_duration;
 
 const MSG_ID: &str = "Nats-Msg-Id";
@@ -265,7 +265,39 @@ fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8])
         let description = headers.and_then(HeaderMap::description).unwrap_or_default();
         return Err(Error::from_status(status.as_u16(), description));
     }
-    decode_reply(payload)
+    // One pass over the JSON (the hot path of pipelined publishing), not an error probe and
+    // then the ack.
+    let wire: AckWire = serde_json::from_slice(payload)?;
+    if let Some(api) = wire.error {
+        return Err(Error::from_api(api));
+    }
+    match (wire.stream, wire.seq) {
+        (Some(stream), Some(seq)) => Ok(PubAck {
+            stream,
+            seq,
+            duplicate: wire.duplicate,
+            domain: wire.domain,
+        }),
+        _ => Err(Error::new(
+            ErrorKind::Decode,
+            "publish ack without stream or seq",
+        )),
+    }
+}
+
+/// A publish reply as it arrives: an ack, or an `error` object.
+#[derive(Deserialize)]
+struct AckWire {
+    #[serde(default)]
+    error: Option<ApiError>,
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    seq: Option<u64>,
+    #[serde(default)]
+    duplicate: bool,
+    #[serde(default)]
+    domain: Option<String>,
 }
 
 impl Context {
@@ -339,6 +371,15 @@ impl Context {
             closed: false,
         })
     }
+}
+
+/// `now + timeout`, or about a century ahead when the timeout is too large for an `Instant`
+/// (`Instant + Duration` panics on overflow).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365 * 100)))
+        .unwrap_or(now)
 }
 
 /// Identifies one publish of a [`Publisher`]; its acknowledgement is claimed with
@@ -555,7 +596,7 @@ impl Publisher {
                     .await?
             }
         }
-        let deadline = Instant::now() + timeout.unwrap_or(self.ctx.timeout());
+        let deadline = deadline_after(timeout.unwrap_or(self.ctx.timeout()));
         self.acks.slots.push_back(Slot::Pending(deadline));
         self.acks.in_flight += 1;
         Ok(PubAckHandle(token))
@@ -740,6 +781,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.is_wrong_last_sequence());
+        for bad in [
+            &b"{}"[..],
+            br#"{"stream":"S"}"#,
+            b"not json",
+            br#"{"seq":"x"}"#,
+        ] {
+            let e = parse_ack(None, None, bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Decode, "{e:?}");
+        }
+        // Fields from newer servers are ignored.
+        let ack = parse_ack(
+            None,
+            None,
+            br#"{"stream":"S","seq":9,"val":"3","batch":"b"}"#,
+        );
+        assert_eq!(ack.unwrap().seq, 9);
         let status = HeaderMap::with_status(StatusCode::NO_RESPONDERS, None);
         assert!(
             parse_ack(None, Some(&status), b"")

@@ -15,62 +15,61 @@ use crate::context::{Context, decode_reply, validate_token};
 use crate::error::{ApiError, Error, ErrorKind, Result};
 use crate::time::Timestamp;
 
-/// How a stream decides when a message may be removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum RetentionPolicy {
-    /// Keep messages until a limit (count, bytes, age) removes them.
-    Limits,
-    /// Keep messages while a consumer has not acknowledged them.
-    Interest,
-    /// Remove each message once one consumer acknowledged it.
-    #[serde(rename = "workqueue")]
-    WorkQueue,
+wire_enum! {
+    /// How a stream decides when a message may be removed.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum RetentionPolicy {
+        /// Keep messages until a limit (count, bytes, age) removes them.
+        Limits = "limits",
+        /// Keep messages while a consumer has not acknowledged them.
+        Interest = "interest",
+        /// Remove each message once one consumer acknowledged it.
+        WorkQueue = "workqueue",
+    }
 }
 
-/// What a full stream does with a new message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum DiscardPolicy {
-    /// Remove the oldest messages to make room.
-    Old,
-    /// Refuse the new message.
-    New,
+wire_enum! {
+    /// What a full stream does with a new message.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum DiscardPolicy {
+        /// Remove the oldest messages to make room.
+        Old = "old",
+        /// Refuse the new message.
+        New = "new",
+    }
 }
 
-/// Where a stream keeps its messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum StorageType {
-    /// On disk.
-    File,
-    /// In memory.
-    Memory,
+wire_enum! {
+    /// Where a stream keeps its messages.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum StorageType {
+        /// On disk.
+        File = "file",
+        /// In memory.
+        Memory = "memory",
+    }
 }
 
-/// On-disk compression of a file stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum StoreCompression {
-    /// No compression.
-    None,
-    /// S2 compression.
-    S2,
+wire_enum! {
+    /// On-disk compression of a file stream.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum StoreCompression {
+        /// No compression.
+        None = "none",
+        /// S2 compression.
+        S2 = "s2",
+    }
 }
 
-/// How a stream persists writes (nats-server 2.12+).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum PersistMode {
-    /// The server's default (synchronous per its `sync` settings).
-    Default,
-    /// Asynchronous persistence (file storage, R1 only).
-    Async,
+wire_enum! {
+    /// How a stream persists writes (nats-server 2.12+).
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum PersistMode {
+        /// The server's default (synchronous per its `sync` settings).
+        Default = "default",
+        /// Asynchronous persistence (file storage, R1 only).
+        Async = "async",
+    }
 }
 
 /// Where a stream's replicas are placed.
@@ -1020,6 +1019,52 @@ mod tests {
         assert!(info.sources.is_empty());
         assert_eq!(info.cluster.unwrap().leader.as_deref(), Some("n1"));
         assert_eq!(info.state.first_ts.to_string(), "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn unknown_values_from_newer_servers_decode_and_round_trip() {
+        let info: StreamInfo = decode(
+            r#"{"config":{"name":"S","subjects":["S"],"retention":"archive",
+            "discard":"oldest_first","storage":"tape","compression":"zstd",
+            "persist_mode":"lazy","num_replicas":1,"brand_new_option":{"x":[1,2]}},
+            "created":"2030-01-01T00:00:00Z","state":{"messages":1,"new_counter":7},
+            "future_top_level":"yes"}"#,
+        );
+        let c = &info.config;
+        assert_eq!(
+            c.retention,
+            Some(RetentionPolicy::Unknown("archive".into()))
+        );
+        assert_eq!(
+            c.discard,
+            Some(DiscardPolicy::Unknown("oldest_first".into()))
+        );
+        assert_eq!(c.storage, Some(StorageType::Unknown("tape".into())));
+        assert_eq!(
+            c.compression,
+            Some(StoreCompression::Unknown("zstd".into()))
+        );
+        assert_eq!(c.persist_mode, Some(PersistMode::Unknown("lazy".into())));
+        assert!(c.storage.as_ref().is_some_and(StorageType::is_unknown));
+        assert_eq!(info.state.messages, 1);
+        // Sent back (an update), the values are the server's text, unchanged.
+        let v = serde_json::to_value(c).unwrap();
+        assert_eq!(v["retention"], "archive");
+        assert_eq!(v["discard"], "oldest_first");
+        assert_eq!(v["storage"], "tape");
+        assert_eq!(v["compression"], "zstd");
+        assert_eq!(v["persist_mode"], "lazy");
+        // Known values still map to their variants, and print as the wire text.
+        assert_eq!(StorageType::from("memory"), StorageType::Memory);
+        assert_eq!(RetentionPolicy::WorkQueue.to_string(), "workqueue");
+        // A wrong JSON type is still an error (it is not a newer value, it is garbage).
+        assert!(serde_json::from_str::<StorageType>("5").is_err());
+        // Lists of infos survive one unknown value too.
+        let list: ListReply = decode(
+            r#"{"total":2,"streams":[{"config":{"name":"A","storage":"file"}},
+            {"config":{"name":"B","storage":"nvme"}}]}"#,
+        );
+        assert_eq!(list.streams.len(), 2);
     }
 
     #[tokio::test]

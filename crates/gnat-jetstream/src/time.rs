@@ -14,6 +14,9 @@ pub struct Timestamp {
 }
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
+/// Day numbers (from 1970-01-01) of 0000-01-01 and 9999-12-31.
+const MIN_DAYS: i64 = -719_528;
+const MAX_DAYS: i64 = 2_932_896;
 
 /// Days from 1970-01-01 to the civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -70,17 +73,22 @@ impl Timestamp {
 
     /// As a [`SystemTime`].
     pub fn to_system_time(&self) -> SystemTime {
-        if self.nanos >= 0 {
-            UNIX_EPOCH + Duration::from_nanos(u64::try_from(self.nanos).unwrap_or(u64::MAX))
+        // Out-of-range values saturate (about 584 years either side of the epoch).
+        let span =
+            Duration::from_nanos(u64::try_from(self.nanos.unsigned_abs()).unwrap_or(u64::MAX));
+        let t = if self.nanos >= 0 {
+            UNIX_EPOCH.checked_add(span)
         } else {
-            UNIX_EPOCH - Duration::from_nanos(u64::try_from(-self.nanos).unwrap_or(u64::MAX))
-        }
+            UNIX_EPOCH.checked_sub(span)
+        };
+        t.unwrap_or(UNIX_EPOCH)
     }
 
     /// Time elapsed since this timestamp (zero if it is in the future).
     pub fn elapsed(&self) -> Duration {
         let now = Self::now().nanos;
-        Duration::from_nanos(u64::try_from(now - self.nanos).unwrap_or(0))
+        let nanos = now.checked_sub(self.nanos).unwrap_or(0);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(if nanos > 0 { u64::MAX } else { 0 }))
     }
 
     /// Parses RFC 3339 (`2024-05-01T12:00:00.5Z`, `…+02:00`) and Go's default time format
@@ -149,7 +157,11 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.nanos.div_euclid(NANOS_PER_SEC);
         let frac = self.nanos.rem_euclid(NANOS_PER_SEC);
-        let days = i64::try_from(secs.div_euclid(86_400)).unwrap_or(0);
+        // RFC 3339 years (0000–9999) only: a timestamp from `from_unix_nanos` may be anything,
+        // and beyond that it prints as the nearest end instead of overflowing the arithmetic.
+        let days = i64::try_from(secs.div_euclid(86_400))
+            .unwrap_or(if secs < 0 { i64::MIN } else { i64::MAX })
+            .clamp(MIN_DAYS, MAX_DAYS);
         let rem = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         write!(
@@ -311,6 +323,34 @@ mod tests {
         ] {
             assert!(Timestamp::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn extreme_values_do_not_panic() {
+        assert_eq!(days_from_civil(0, 1, 1), MIN_DAYS);
+        assert_eq!(days_from_civil(9999, 12, 31), MAX_DAYS);
+        for nanos in [
+            i128::MIN,
+            i128::MIN + 1,
+            -1,
+            i128::from(u64::MAX) * 3,
+            i128::MAX,
+        ] {
+            let t = Timestamp::from_unix_nanos(nanos);
+            let _ = t.to_string();
+            let _ = t.to_system_time();
+            let _ = t.elapsed();
+        }
+        assert!(
+            Timestamp::from_unix_nanos(i128::MAX)
+                .to_string()
+                .starts_with("9999-12-31T")
+        );
+        assert!(
+            Timestamp::from_unix_nanos(i128::MIN)
+                .to_string()
+                .starts_with("0000-01-01T")
+        );
     }
 
     #[test]

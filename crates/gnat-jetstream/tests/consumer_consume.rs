@@ -263,3 +263,73 @@ async fn missed_heartbeats_are_reported_and_recovered() {
         }
     }
 }
+
+/// A message larger than the whole byte budget can never be delivered: the server ends every
+/// request at once with `409 Message Size Exceeds MaxBytes`. `consume` must say so once and
+/// back off, not re-request in a tight loop; once the message is gone it goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_than_max_bytes_does_not_spin() {
+    let (server, js) = setup().await;
+    create_stream(&js, "S", &["s.>"]).await;
+    publish(&js, "s.big", vec![b'x'; 2048]).await;
+    let c = js
+        .create_pull_consumer("S", ConsumerConfig::durable("C"))
+        .await
+        .unwrap();
+
+    // Count the pull requests from a second connection.
+    let spy = connect(&server).await;
+    let mut requests = spy
+        .client()
+        .subscribe("$JS.API.CONSUMER.MSG.NEXT.>")
+        .await
+        .unwrap();
+    spy.client().flush().await.unwrap();
+
+    let heartbeat = Duration::from_secs(1);
+    let mut stream = c
+        .consume(
+            ConsumeOptions::new()
+                .max_bytes(1024)
+                .expires(Duration::from_secs(2))
+                .idle_heartbeat(heartbeat),
+        )
+        .await
+        .unwrap();
+    let window = Duration::from_millis(3500);
+    let started = tokio::time::Instant::now();
+    let mut errors = Vec::new();
+    while let Ok(item) = tokio::time::timeout_at(started + window, stream.next()).await {
+        match item {
+            Some(Ok(m)) => panic!("nothing fits the budget, got message {}", sseq(&m)),
+            Some(Err(e)) => errors.push(e),
+            None => panic!("consume ended; errors: {errors:?}"),
+        }
+    }
+    let mut seen = 0u64;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), requests.next()).await {
+        seen += 1;
+    }
+    let total = seen + requests.dropped();
+    // One request at the start, then at most one per heartbeat interval.
+    let bound = 2 + (window.as_millis() / heartbeat.as_millis()) as u64;
+    assert!(
+        (1..=bound).contains(&total),
+        "{total} pull requests in {window:?} (bound {bound})"
+    );
+    // Said once, as the server's status, not terminal.
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].status(),
+        Some((409, "Message Size Exceeds MaxBytes")),
+        "{:?}",
+        errors[0]
+    );
+    eprintln!("{total} pull requests in {window:?}; error: {}", errors[0]);
+
+    // Once the oversized message is gone, delivery goes on.
+    js.delete_message("S", 1).await.unwrap();
+    publish(&js, "s.small", "fits").await;
+    let m = next_ok(&mut stream).await;
+    assert_eq!((sseq(&m), &m.payload[..]), (2, &b"fits"[..]));
+}

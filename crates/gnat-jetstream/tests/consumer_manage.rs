@@ -119,6 +119,10 @@ async fn create_update_and_strict_create_actions() {
         ConsumerConfig::durable("x")
             .filter_subject("s.a")
             .filter_subjects(["s.b"]),
+        ConsumerConfig::durable("x").filter_subject("s.a b"),
+        ConsumerConfig::durable("x").filter_subject("s.>.a"),
+        ConsumerConfig::new().filter_subjects(["s.a", "s..b"]),
+        ConsumerConfig::new().filter_subjects(["s.a\r\nPUB x 1"]),
     ] {
         let err = js.create_consumer("S", bad).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);

@@ -143,10 +143,7 @@ async fn direct_get_forms() {
 
     // Wildcards are not possible in the subject-appended form.
     let err = js.direct_get_last("D", "d.*").await.unwrap_err();
-    assert!(
-        err.client_error().is_some_and(|e| e.is_invalid_input()),
-        "{err:?}"
-    );
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
 
     // Without allow_direct nobody answers: a no-responders error, not a timeout.
     stream(&js, "ND", "nd.>", false).await;
@@ -239,6 +236,12 @@ async fn direct_batches_end_at_the_marker() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
+
+    // The subject-appended form takes literal subjects only.
+    for bad in ["b.*", "b.>", "b c", "", "b.", "b\r\nPING"] {
+        let err = js.direct_get_last("B", bad).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,15 +1,89 @@
 //! # gnat-kv
 //!
-//! The JetStream Key-Value store (ADR-8 with its refinements) on top of `gnat-jetstream`.
+//! The JetStream Key-Value store (ADR-8 with its refinements: ADR-19 prefixes, ADR-31 direct
+//! get, ADR-48 TTLs and limit markers, ADR-57 mirrors and sources) on top of
+//! `gnat-jetstream`, re-exported here as [`jetstream`] (and through it the client and the
+//! protocol), so an application needs only this crate.
 //!
-//! **Status:** not implemented yet; this crate arrives with the Key-Value issue. Nothing here
-//! pretends to work. Until then it only re-exports the JetStream layer it is built on.
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use gnat_kv::{Config, WatchEvent};
+//! let js = gnat_kv::jetstream::connect("nats://127.0.0.1:4222").await?;
+//! let kv = gnat_kv::create_bucket(&js, Config::new("profiles").history(5)).await?;
+//! let rev = kv.put("sue.color", "blue").await?;
+//! kv.update("sue.color", "green", rev).await?;
+//! assert_eq!(kv.get("sue.color").await?.as_deref(), Some(&b"green"[..]));
+//! let mut watch = kv.watch("sue.*").await?;
+//! while let Some(event) = watch.next().await {
+//!     match event? {
+//!         WatchEvent::Entry(e) => println!("{} @ {} -> {:?}", e.key, e.revision, e.value),
+//!         WatchEvent::InitialDone => println!("-- now live --"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## What it does
+//!
+//! * **Buckets** ([`create_bucket`], [`update_bucket`], [`create_or_update_bucket`], [`bind`],
+//!   [`delete_bucket`], [`bucket_names`], [`bucket_statuses`]): every option of [`Config`],
+//!   mapped onto the stream `KV_<bucket>`; names, history and limit-marker support are
+//!   checked before anything is sent.
+//! * **Keys** on a [`Store`]: `get`/`entry` (one direct get, no JSON), `entry_at`, `put`,
+//!   `create` (also over a deleted or purged key, keeping a TTL), `update` (compare and set),
+//!   `delete`, `purge`, `revert`, `history`, `keys` (collected or streamed, with filters),
+//!   `purge_deletes`, and a `status` read fresh from the server.
+//! * **Watchers** ([`Watcher`]): latest values, all history, or updates only, with or without
+//!   values and deletes, from a revision; an explicit [`WatchEvent::InitialDone`] exactly
+//!   once; no gap and no duplicate across reconnects and server restarts.
+//! * **Errors** ([`Error`]) are kinds with predicates (`is_key_exists`,
+//!   `is_wrong_last_revision`, `is_not_found`, `is_bucket_not_found` …) that keep the
+//!   server's `err_code`.
 //!
 //! ## What it does not do
 //!
 //! It talks to the server only through [`jetstream`]; it has no connection handling or wire
-//! protocol of its own.
+//! protocol of its own. Values are bytes: codecs for keys and values are left to the
+//! application.
+//!
+//! ## Layout
+//!
+//! `name` (bucket, key and filter validation), `config` ([`Config`] and its stream mapping),
+//! `manage` (bucket management), `status` ([`Status`]), `entry` ([`Entry`], [`Operation`],
+//! decoding), `store` ([`Store`], where it reads and writes, single-key reads), `write`
+//! (put, create, update, delete, purge, revert), `reader` (the ordered-consumer engine and
+//! the end-of-initial-data marker), `watch` ([`Watcher`], [`WatchOptions`]), `list`
+//! (history, keys, purge-deletes).
 
 #![forbid(unsafe_code)]
 
 pub use jetstream;
+
+pub use bytes::Bytes;
+pub use jetstream::{Placement, Republish, StorageType, StreamSource, Timestamp};
+
+mod config;
+mod entry;
+mod error;
+mod list;
+mod manage;
+mod name;
+mod reader;
+mod status;
+mod store;
+mod watch;
+mod write;
+
+pub use config::{Config, MAX_HISTORY};
+pub use entry::{Entry, Key, Operation};
+pub use error::{Error, ErrorKind, Result};
+pub use list::{DEFAULT_PURGE_DELETES_OLDER_THAN, Keys};
+pub use manage::{
+    bind, bucket_names, bucket_statuses, create_bucket, create_or_update_bucket, delete_bucket,
+    update_bucket,
+};
+pub use name::{validate_bucket, validate_filter, validate_key, validate_write_key};
+pub use status::Status;
+pub use store::Store;
+pub use watch::{WatchEvent, WatchOptions, Watcher};
+pub use write::PurgeOptions;

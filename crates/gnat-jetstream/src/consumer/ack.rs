@@ -65,15 +65,14 @@ impl<'a> MessageInfo<'a> {
             return None;
         }
         let rest: Vec<&str> = tokens.collect();
-        let (domain, account_hash, fields) = match rest.len() {
-            7 => (None, None, &rest[..]),
-            n if n >= 9 => {
-                let domain = Some(rest[0]).filter(|d| *d != "_");
-                (domain, Some(rest[1]), &rest[2..9])
+        let (domain, account_hash, fields) = match rest.as_slice() {
+            fields @ [_, _, _, _, _, _, _] => (None, None, fields),
+            [domain, hash, fields @ ..] if fields.len() >= 7 => {
+                (Some(*domain).filter(|d| *d != "_"), Some(*hash), fields)
             }
             _ => return None,
         };
-        let [stream, consumer, delivered, sseq, cseq, ts, pending] = fields else {
+        let [stream, consumer, delivered, sseq, cseq, ts, pending, ..] = fields else {
             return None;
         };
         if stream.is_empty() || consumer.is_empty() {

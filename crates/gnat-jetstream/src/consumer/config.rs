@@ -14,7 +14,8 @@ use crate::time::{Timestamp, nanos_opt};
 ///
 /// On the wire this is `deliver_policy` plus, for the two "by start" variants, `opt_start_seq`
 /// or `opt_start_time` beside it in the same object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum DeliverPolicy {
     /// Every message the stream holds (`all`, the server's default).
     #[default]
@@ -35,11 +36,21 @@ pub enum DeliverPolicy {
     },
     /// The last message of every subject, then new ones (`last_per_subject`).
     LastPerSubject,
+    /// A policy this version does not know (from a newer server), kept verbatim with the
+    /// start fields beside it, so that sending the configuration back does not change it.
+    Unknown {
+        /// The `deliver_policy` text.
+        policy: String,
+        /// `opt_start_seq`, if the server sent one.
+        start_sequence: Option<u64>,
+        /// `opt_start_time`, if the server sent one.
+        start_time: Option<Timestamp>,
+    },
 }
 
 impl DeliverPolicy {
     /// The `deliver_policy` string.
-    pub fn as_str(&self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             DeliverPolicy::All => "all",
             DeliverPolicy::Last => "last",
@@ -47,6 +58,7 @@ impl DeliverPolicy {
             DeliverPolicy::ByStartSequence { .. } => "by_start_sequence",
             DeliverPolicy::ByStartTime { .. } => "by_start_time",
             DeliverPolicy::LastPerSubject => "last_per_subject",
+            DeliverPolicy::Unknown { policy, .. } => policy,
         }
     }
 }
@@ -62,6 +74,18 @@ impl Serialize for DeliverPolicy {
             }
             DeliverPolicy::ByStartTime { start_time } => {
                 map.serialize_entry("opt_start_time", start_time)?;
+            }
+            DeliverPolicy::Unknown {
+                start_sequence,
+                start_time,
+                ..
+            } => {
+                if let Some(seq) = start_sequence {
+                    map.serialize_entry("opt_start_seq", seq)?;
+                }
+                if let Some(time) = start_time {
+                    map.serialize_entry("opt_start_time", time)?;
+                }
             }
             _ => {}
         }
@@ -93,57 +117,59 @@ impl<'de> Deserialize<'de> for DeliverPolicy {
                 start_time: w.opt_start_time.unwrap_or_default(),
             },
             "last_per_subject" => DeliverPolicy::LastPerSubject,
-            other => {
-                return Err(serde::de::Error::custom(format!(
-                    "unknown deliver_policy {other:?}"
-                )));
-            }
+            other => DeliverPolicy::Unknown {
+                policy: other.to_string(),
+                start_sequence: w.opt_start_seq,
+                start_time: w.opt_start_time,
+            },
         })
     }
 }
 
-/// How delivered messages must be acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AckPolicy {
-    /// No acknowledgements (`none`).
-    None,
-    /// Acknowledging a message acknowledges every earlier one too (`all`).
-    All,
-    /// Every message is acknowledged on its own (`explicit`). The default here, as in the
-    /// reference clients (the server's own zero value is `none`).
-    #[default]
-    Explicit,
-    /// Like `all`, driven by flow-control replies (`flow_control`, newer servers only).
-    FlowControl,
+wire_enum! {
+    /// How delivered messages must be acknowledged.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+    pub enum AckPolicy {
+        /// No acknowledgements (`none`).
+        None = "none",
+        /// Acknowledging a message acknowledges every earlier one too (`all`).
+        All = "all",
+        /// Every message is acknowledged on its own (`explicit`). The default here, as in
+        /// the reference clients (the server's own zero value is `none`).
+        #[default]
+        Explicit = "explicit",
+        /// Like `all`, driven by flow-control replies (`flow_control`, newer servers only).
+        FlowControl = "flow_control",
+    }
 }
 
-/// How fast stored messages are replayed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplayPolicy {
-    /// As fast as possible (`instant`).
-    #[default]
-    Instant,
-    /// At the pace they were stored (`original`).
-    Original,
+wire_enum! {
+    /// How fast stored messages are replayed.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+    pub enum ReplayPolicy {
+        /// As fast as possible (`instant`).
+        #[default]
+        Instant = "instant",
+        /// At the pace they were stored (`original`).
+        Original = "original",
+    }
 }
 
-/// How pull requests of priority groups are served (nats-server 2.11+).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum PriorityPolicy {
-    /// No priority handling (`none`).
-    #[default]
-    None,
-    /// Requests get messages only past their `min_pending`/`min_ack_pending` (`overflow`).
-    Overflow,
-    /// One client is pinned and gets everything (`pinned_client`).
-    PinnedClient,
-    /// Requests with the lowest `priority` value are served first (`prioritized`, 2.12+).
-    Prioritized,
+wire_enum! {
+    /// How pull requests of priority groups are served (nats-server 2.11+).
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+    pub enum PriorityPolicy {
+        /// No priority handling (`none`).
+        #[default]
+        None = "none",
+        /// Requests get messages only past their `min_pending`/`min_ack_pending`
+        /// (`overflow`).
+        Overflow = "overflow",
+        /// One client is pinned and gets everything (`pinned_client`).
+        PinnedClient = "pinned_client",
+        /// Requests with the lowest `priority` value are served first (`prioritized`, 2.12+).
+        Prioritized = "prioritized",
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -494,9 +520,6 @@ mod tests {
         assert_eq!(c.priority_policy, Some(PriorityPolicy::PinnedClient));
         assert_eq!(c.inactive_threshold, None);
         assert_eq!(c.effective_name(), Some("d"));
-        assert!(
-            serde_json::from_value::<ConsumerConfig>(json!({"deliver_policy":"bogus"})).is_err()
-        );
     }
 
     #[test]

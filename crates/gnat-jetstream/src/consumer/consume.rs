@@ -27,7 +27,9 @@ use crate::consumer::ack::JsMessage;
 use crate::consumer::driver::{
     Driver, Inbound, after, classify, description_is, header_u64, message_size,
 };
-use crate::consumer::pull::{PullConsumer, PullRequest, is_benign_409, sleep_until_opt};
+use crate::consumer::pull::{
+    MESSAGE_SIZE_EXCEEDS_MAX_BYTES, PullConsumer, PullRequest, is_benign_409, sleep_until_opt,
+};
 use crate::error::{Error, ErrorKind, Result};
 
 /// `batch` of each request when consuming by bytes (ADR-37: a large number).
@@ -159,7 +161,9 @@ impl PullConsumer {
     ///
     /// Items are messages, or errors: terminal ones end the stream (`409 Consumer Deleted`,
     /// `409 Consumer is push based`, `400`); the others are warnings and the stream goes on
-    /// (missed heartbeats, other `409`s, `503` when the consumer cannot be reached).
+    /// (missed heartbeats, other `409`s, `503` when the consumer cannot be reached, and — once,
+    /// with requests then slowed to one per heartbeat interval — `409 Message Size Exceeds
+    /// MaxBytes` when a message is larger than the whole `max_bytes` budget).
     pub async fn consume(&self, options: ConsumeOptions) -> Result<PullMessages> {
         let limits = Limits::from_options(&options)?;
         let client = self.ctx.client().clone();
@@ -179,6 +183,7 @@ impl PullConsumer {
             last_activity: Instant::now(),
             paused: false,
             pull_not_before: None,
+            oversized: false,
             terminated: false,
         };
         state.refill().await?;
@@ -239,8 +244,11 @@ struct ConsumeState {
     last_activity: Instant,
     /// Disconnected: no heartbeat checks, no requests.
     paused: bool,
-    /// Hold requests until then (after a 503).
+    /// Hold requests until then (after a 503, or while a message larger than the byte
+    /// budget blocks the consumer).
     pull_not_before: Option<Instant>,
+    /// A message larger than the byte budget was reported; cleared when one is delivered.
+    oversized: bool,
     terminated: bool,
 }
 
@@ -394,10 +402,42 @@ impl ConsumeState {
         }
     }
 
+    /// `409 Message Size Exceeds MaxBytes`: the request ended because the next message does
+    /// not fit in what it had left. Normally the next request (with the budget topped up)
+    /// gets it. But when the request still had the whole budget, the message is larger than
+    /// `max_bytes` and no request can ever get it: the server would answer every one at once.
+    /// Then (ADR-37 keeps `consume` going, it does not end on this status) the stream says so
+    /// once, as this status, and asks again only once per heartbeat interval until a message
+    /// is delivered (someone else removed or acknowledged the big one).
+    fn message_too_large(
+        &mut self,
+        code: u16,
+        description: String,
+        message: &client::Message,
+    ) -> Option<Result<JsMessage>> {
+        let budget = self.limits.max_bytes?;
+        let unused = header_u64(message, "Nats-Pending-Bytes")?;
+        if unused < budget {
+            return None;
+        }
+        self.pull_not_before = after(Instant::now(), self.limits.heartbeat, 1);
+        if std::mem::replace(&mut self.oversized, true) {
+            return None;
+        }
+        Some(Err(Error::from_status(code, description).with_message(
+            format!(
+                "a message is larger than the max_bytes budget of {budget} bytes; consume retries \
+             every {:?} until it is gone (raise max_bytes to receive it)",
+                self.limits.heartbeat
+            ),
+        )))
+    }
+
     /// Handles one inbound message: an item to hand out, or `None` to keep going.
     fn handle(&mut self, msg: client::Message) -> Option<Result<JsMessage>> {
         match classify(msg) {
             Inbound::Data(m) => {
+                self.oversized = false;
                 self.pending_messages = self.pending_messages.saturating_sub(1);
                 if self.limits.max_bytes.is_some() {
                     self.pending_bytes = self.pending_bytes.saturating_sub(message_size(&m));
@@ -418,6 +458,9 @@ impl ConsumeState {
                     {
                         self.terminated = true;
                         Some(Err(Error::from_status(code, description)))
+                    }
+                    409 if description_is(&description, MESSAGE_SIZE_EXCEEDS_MAX_BYTES) => {
+                        self.message_too_large(code, description, &message)
                     }
                     409 if is_benign_409(&description) || accounted => None,
                     400 => {

@@ -139,6 +139,7 @@ pub struct ConsumerPriorityGroupState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consumer::config::{AckPolicy, DeliverPolicy, PriorityPolicy, ReplayPolicy};
 
     #[test]
     fn decodes_a_server_reply() {
@@ -159,5 +160,45 @@ mod tests {
         assert_eq!(info.num_pending, 10);
         assert_eq!(info.config.max_ack_pending, Some(1000));
         assert_eq!(info.cluster.unwrap().leader.as_deref(), Some("n1"));
+    }
+
+    #[test]
+    fn unknown_values_from_newer_servers_decode_and_round_trip() {
+        let text = r#"{"stream_name":"S","name":"C","created":"2030-01-01T00:00:00Z",
+            "config":{"name":"C","deliver_policy":"by_start_epoch","opt_start_seq":9,
+              "ack_policy":"batched","replay_policy":"accelerated",
+              "priority_policy":"weighted","priority_groups":["g"],
+              "future_knob":{"a":1}},
+            "delivered":{"consumer_seq":1,"stream_seq":2,"future":true},
+            "ack_floor":{"consumer_seq":0,"stream_seq":0},
+            "num_pending":3,"brand_new_field":[1,2,3],
+            "priority_groups":[{"group":"g","future":"x"}]}"#;
+        let info: ConsumerInfo = serde_json::from_str(text).unwrap();
+        let c = &info.config;
+        assert_eq!(
+            c.deliver_policy,
+            DeliverPolicy::Unknown {
+                policy: "by_start_epoch".into(),
+                start_sequence: Some(9),
+                start_time: None,
+            }
+        );
+        assert_eq!(c.ack_policy, AckPolicy::Unknown("batched".into()));
+        assert_eq!(c.replay_policy, ReplayPolicy::Unknown("accelerated".into()));
+        assert_eq!(
+            c.priority_policy,
+            Some(PriorityPolicy::Unknown("weighted".into()))
+        );
+        assert_eq!(info.num_pending, 3);
+        assert_eq!(info.delivered.stream_sequence, 2);
+        // Sent back (an update), the server's text and start field are unchanged.
+        let v = serde_json::to_value(c).unwrap();
+        assert_eq!(v["deliver_policy"], "by_start_epoch");
+        assert_eq!(v["opt_start_seq"], 9);
+        assert!(v.get("opt_start_time").is_none());
+        assert_eq!(v["ack_policy"], "batched");
+        assert_eq!(v["replay_policy"], "accelerated");
+        assert_eq!(v["priority_policy"], "weighted");
+        assert_eq!(serde_json::from_value::<ConsumerConfig>(v).unwrap(), *c);
     }
 }

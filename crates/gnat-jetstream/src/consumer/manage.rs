@@ -8,6 +8,7 @@ use crate::consumer::config::ConsumerConfig;
 use crate::consumer::info::ConsumerInfo;
 use crate::context::{Context, validate_token};
 use crate::error::{Error, ErrorKind, Result};
+use crate::stream::check_subject_filter;
 
 /// The `action` of a create request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +123,14 @@ impl Context {
                 ErrorKind::InvalidInput,
                 "filter_subject and filter_subjects are exclusive",
             ));
+        }
+        // A filter may become subject tokens (below), and a bad one is refused here with a
+        // clear error rather than by the server.
+        for filter in single_filter
+            .into_iter()
+            .chain(config.filter_subjects.iter().map(String::as_str))
+        {
+            check_subject_filter(filter)?;
         }
         let name = config.effective_name();
         let op = match name {

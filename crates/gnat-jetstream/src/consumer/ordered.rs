@@ -136,7 +136,7 @@ impl OrderedConfig {
             ack_policy: AckPolicy::None,
             ack_wait: Some(Duration::from_secs(22 * 3600)),
             max_deliver: Some(1),
-            replay_policy: self.replay_policy,
+            replay_policy: self.replay_policy.clone(),
             rate_limit_bps: self.rate_limit_bps,
             flow_control: true,
             headers_only: self.headers_only,
@@ -188,7 +188,7 @@ impl Context {
         let info = self
             .create_consumer(
                 stream,
-                config.consumer_config(&inbox, config.deliver_policy),
+                config.consumer_config(&inbox, config.deliver_policy.clone()),
             )
             .await?;
         let shared = Arc::new(Shared {
@@ -448,7 +448,7 @@ impl OrderedState {
                 let _ = ctx.delete_consumer(&stream, &old).await;
             });
         }
-        let policy = match (self.last_sseq, self.config.deliver_policy) {
+        let policy = match (self.last_sseq, &self.config.deliver_policy) {
             // Nothing handed out yet. The last message of every subject is a set that changes
             // with time, so ask for it again (no replay of superseded messages).
             (0, DeliverPolicy::LastPerSubject) => DeliverPolicy::LastPerSubject,
@@ -467,7 +467,7 @@ impl OrderedState {
             // succeeded must not push into the one we end up using.
             let inbox = self.client.new_inbox();
             self.sub = self.client.subscribe(&inbox).await?;
-            let config = self.config.consumer_config(&inbox, policy);
+            let config = self.config.consumer_config(&inbox, policy.clone());
             match self.ctx.create_consumer(&self.stream, config).await {
                 Ok(info) => {
                     *crate::consumer::lock(&self.shared.consumer) = info.name.clone();

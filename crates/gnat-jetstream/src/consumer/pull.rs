@@ -294,9 +294,12 @@ struct FetchState {
     last_activity: Instant,
 }
 
+/// The 409 that ends a pull whose next message does not fit in its remaining `max_bytes`.
+pub(crate) const MESSAGE_SIZE_EXCEEDS_MAX_BYTES: &str = "Message Size Exceeds MaxBytes";
+
 /// Whether a 409 ends a pull without being an error (the request simply ran out of room).
 pub(crate) fn is_benign_409(description: &str) -> bool {
-    description_is(description, "Message Size Exceeds MaxBytes")
+    description_is(description, MESSAGE_SIZE_EXCEEDS_MAX_BYTES)
         || description_is(description, "Batch Completed")
 }
 
@@ -336,7 +339,7 @@ impl FetchState {
             self.last_activity = Instant::now();
             match classify(msg) {
                 Inbound::Data(m) => {
-                    self.remaining -= 1;
+                    self.remaining = self.remaining.saturating_sub(1);
                     if self.remaining == 0 {
                         let _ = self.sub.unsubscribe().await;
                     }
