@@ -10,9 +10,12 @@
 //!   field values, and the exact position of every zero-copy slice.
 //! * [`headers`] checks `HeaderMap::parse` → `encode` → `parse` and `status_of`.
 //! * [`roundtrip`] encodes structured operations and decodes them back.
+//! * [`client_conn`] runs a `gnat-client` connection against a scripted server that
+//!   sends arbitrary bytes, and checks that the client recovers.
 
 #![forbid(unsafe_code)]
 
+pub mod client_conn;
 pub mod frame;
 pub mod headers;
 pub mod roundtrip;

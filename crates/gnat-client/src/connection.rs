@@ -1,154 +1,19 @@
 //! One connection attempt: TCP, optional TLS (upgrade or TLS-first), INFO, CONNECT + PING,
 //! and the server's PONG. Also the transport type the reader and writer share.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use proto::{Connect, Decoder, Info, ServerOp};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio_rustls::client::TlsStream;
 
 use crate::addr::ServerAddr;
 use crate::auth::Auth;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ConnectOptions;
 use crate::reader::is_auth_error;
-
-/// A connected socket, plain or TLS.
-pub(crate) enum Transport {
-    Tcp(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-/// The reading half of a [`Transport`].
-pub(crate) enum ReadHalf {
-    Tcp(OwnedReadHalf),
-    Tls(tokio::io::ReadHalf<TlsStream<TcpStream>>),
-}
-
-/// The writing half of a [`Transport`].
-pub(crate) enum WriteHalf {
-    Tcp(OwnedWriteHalf),
-    Tls(tokio::io::WriteHalf<TlsStream<TcpStream>>),
-}
-
-impl Transport {
-    pub(crate) fn split(self) -> (ReadHalf, WriteHalf) {
-        match self {
-            Transport::Tcp(s) => {
-                let (r, w) = s.into_split();
-                (ReadHalf::Tcp(r), WriteHalf::Tcp(w))
-            }
-            Transport::Tls(s) => {
-                let (r, w) = tokio::io::split(*s);
-                (ReadHalf::Tls(r), WriteHalf::Tls(w))
-            }
-        }
-    }
-}
-
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-impl AsyncRead for ReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ReadHalf::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            ReadHalf::Tls(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for WriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            WriteHalf::Tls(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            WriteHalf::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            WriteHalf::Tcp(s) => s.is_write_vectored(),
-            WriteHalf::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(s) => Pin::new(s).poll_flush(cx),
-            WriteHalf::Tls(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            WriteHalf::Tls(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
+use crate::transport::Transport;
 
 /// A connection that completed its handshake.
 pub(crate) struct Established {
@@ -250,17 +115,30 @@ async fn handshake(
     opts: &ConnectOptions,
     tls: &TlsConfig,
 ) -> Result<Established> {
-    let tcp = TcpStream::connect(addr.socket_addr_string())
-        .await
-        .map_err(|e| Error::io(&format!("connect to {addr}"), &e))?;
-    tcp.set_nodelay(true)
-        .map_err(|e| Error::io(&format!("{addr}: set TCP_NODELAY"), &e))?;
     let tls_first = opts.tls.is_tls_first();
-    let mut transport = if tls_first {
-        tls_upgrade(tcp, addr, opts, tls).await?
-    } else {
-        Transport::Tcp(tcp)
+    let mut transport = match &opts.custom_transport {
+        Some(connector) => {
+            let io = connector(addr.socket_addr_string())
+                .await
+                .map_err(|e| Error::io(&format!("connect to {addr}"), &e))?;
+            Transport::Custom(io)
+        }
+        None => {
+            let tcp = TcpStream::connect(addr.socket_addr_string())
+                .await
+                .map_err(|e| Error::io(&format!("connect to {addr}"), &e))?;
+            tcp.set_nodelay(true)
+                .map_err(|e| Error::io(&format!("{addr}: set TCP_NODELAY"), &e))?;
+            if tls_first {
+                tls_upgrade(tcp, addr, opts, tls).await?
+            } else {
+                Transport::Tcp(tcp)
+            }
+        }
     };
+    if tls_first && matches!(transport, Transport::Custom(_)) {
+        return Err(custom_without_tls(addr));
+    }
     let decoder = Decoder::new(proto::Limits {
         max_control_line: opts.max_control_line,
         max_payload: proto::Limits::default().max_payload,
@@ -285,7 +163,10 @@ async fn handshake(
             ));
         }
         transport = match transport {
-            Transport::Tcp(tcp) => tls_upgrade(tcp, addr, opts, tls).await?,
+            Transport::Tcp(tcp) => tls_upgrade(tcp, addr, opts, tls)
+                .await
+                .map_err(|e| why_tls(e, addr, opts, &info))?,
+            Transport::Custom(_) => return Err(custom_without_tls(addr)),
             already => already,
         };
     }
@@ -331,6 +212,30 @@ async fn handshake(
         buf,
         addr: addr.clone(),
     })
+}
+
+/// Adds to a failed TLS upgrade why TLS was attempted, when the reason is not the client's own
+/// choice or the server never offered it: "certificate verify failed" alone does not tell a
+/// user who configured no TLS that the server requires it.
+fn why_tls(err: Error, addr: &ServerAddr, opts: &ConnectOptions, info: &Info) -> Error {
+    let client_wants = addr.is_tls() || opts.tls.is_required();
+    let why = if !client_wants {
+        "TLS was started because the server requires it (tls_required)"
+    } else if !info.tls_required && !info.tls_available {
+        "the client requires TLS, but the server does not offer it"
+    } else {
+        return err;
+    };
+    Error::new(err.kind(), format!("{}; {why}", err.message()))
+}
+
+/// TLS is only done over TCP: a custom transport that would need it fails instead of going on
+/// in plain text.
+fn custom_without_tls(addr: &ServerAddr) -> Error {
+    Error::new(
+        ErrorKind::Tls,
+        format!("{addr}: TLS is required but not available over a custom transport"),
+    )
 }
 
 fn op_name(op: &ServerOp) -> &'static str {

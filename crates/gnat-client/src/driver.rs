@@ -31,13 +31,16 @@ pub(crate) async fn run(shared: Arc<Shared>, tls: Arc<TlsConfig>, first: Option<
     let mut connected_before = first.is_some();
     let mut next = first;
     let mut rng = Rng::new();
+    // Where the backoff stands: the attempts so far, counting connections that dropped before
+    // they were up for `backoff.max` (see `Backoff`).
+    let mut backoff_step: u32 = 0;
     loop {
         let (est, server) = match next.take() {
             Some(est) => {
                 let server = est.addr.socket_addr_string();
                 (est, server)
             }
-            None => match reconnect(&shared, &tls, &mut rng).await {
+            None => match reconnect(&shared, &tls, &mut rng, &mut backoff_step).await {
                 Some(mut est) => {
                     let server = activate(&shared, &mut est);
                     if connected_before {
@@ -56,7 +59,13 @@ pub(crate) async fn run(shared: Arc<Shared>, tls: Arc<TlsConfig>, first: Option<
                 None => break,
             },
         };
-        match serve(&shared, est.transport, est.buf, server).await {
+        let up_since = Instant::now();
+        let end = serve(&shared, est.transport, est.buf, server).await;
+        if up_since.elapsed() >= shared.opts.backoff.max {
+            // It was up long enough to count as a success: start over with an immediate attempt.
+            backoff_step = 0;
+        }
+        match end {
             End::Close => break,
             End::Reconnect(reason) => {
                 if shared.is_closed() {
@@ -100,11 +109,14 @@ pub(crate) fn activate(shared: &Shared, est: &mut Established) -> String {
 /// Runs one live connection until it ends.
 async fn serve(
     shared: &Arc<Shared>,
-    transport: crate::connection::Transport,
+    transport: crate::transport::Transport,
     buf: bytes::BytesMut,
     server: String,
 ) -> End {
-    let (rd, wr) = transport.split();
+    let (rd, wr, direct) = transport.split();
+    // The new writer starts busy (`on_connected`), so no direct write happens before it has
+    // taken what the reconnect buffer holds.
+    lock(&shared.out).direct = direct;
     let cancel = Arc::new(Notify::new());
     let mut writer: JoinHandle<WriterEnd> =
         tokio::spawn(writer::run(shared.clone(), wr, cancel.clone()));
@@ -191,8 +203,15 @@ async fn flush_before_close(shared: &Shared, reader: &mut JoinHandle<ReadEnd>) {
 }
 
 /// Tries servers from the pool with backoff until one accepts; `None` when the attempt limit
-/// is reached or the client is closing.
-async fn reconnect(shared: &Shared, tls: &TlsConfig, rng: &mut Rng) -> Option<Established> {
+/// is reached or the client is closing. `backoff_step` carries the backoff across calls: it is
+/// only reset by the caller, once a connection has stayed up for `backoff.max`, so a server
+/// that drops every connection right after the handshake is not reconnected to in a loop.
+async fn reconnect(
+    shared: &Shared,
+    tls: &TlsConfig,
+    rng: &mut Rng,
+    backoff_step: &mut u32,
+) -> Option<Established> {
     let mut attempt: u32 = 0;
     loop {
         attempt = attempt.saturating_add(1);
@@ -203,7 +222,8 @@ async fn reconnect(shared: &Shared, tls: &TlsConfig, rng: &mut Rng) -> Option<Es
         {
             return None;
         }
-        let delay = shared.opts.backoff.delay(attempt, rng);
+        *backoff_step = backoff_step.saturating_add(1);
+        let delay = shared.opts.backoff.delay(*backoff_step, rng);
         let addr = lock(&shared.pool).next_server()?;
         let attempt_result = tokio::select! {
             _ = shared.close_signal() => return None,

@@ -74,6 +74,7 @@ pub mod rng;
 mod shared;
 mod subscription;
 pub mod tls;
+mod transport;
 mod writer;
 
 pub use bytes::Bytes;

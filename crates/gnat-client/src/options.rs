@@ -32,6 +32,12 @@ impl Default for SubscriptionLimits {
 
 /// How long to wait between reconnect attempts: exponential from `base` up to `max`, each delay
 /// with up to `jitter` added at random. The first attempt after a disconnect is immediate.
+///
+/// A connection that drops before it has been up for `max` does not reset the backoff: the
+/// attempts after it go on where the last ones left off, so a server that completes the
+/// handshake and then drops the client at once (revoked or expired credentials, a crash loop)
+/// sees attempts at growing intervals, not a tight loop. After a connection that lasted, the
+/// first attempt is immediate again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// Delay before the second attempt.
@@ -103,6 +109,7 @@ pub struct ConnectOptions {
     pub(crate) event_callback: Option<EventCallback>,
     pub(crate) credentials_file: Option<PathBuf>,
     pub(crate) max_control_line: usize,
+    pub(crate) custom_transport: Option<crate::transport::Connector>,
 }
 
 impl Default for ConnectOptions {
@@ -129,6 +136,7 @@ impl Default for ConnectOptions {
             event_callback: None,
             credentials_file: None,
             max_control_line: 4096,
+            custom_transport: None,
         }
     }
 }
@@ -370,6 +378,29 @@ impl ConnectOptions {
     /// the server are a protocol error.
     pub fn max_control_line(mut self, bytes: usize) -> Self {
         self.max_control_line = bytes;
+        self
+    }
+
+    /// Test hook: instead of TCP, every connection attempt calls `connect` with the server's
+    /// `host:port` and runs the NATS handshake and the connection over the stream it returns
+    /// (for example one end of `tokio::io::duplex`, driven by a scripted server). TLS is not
+    /// available over it: a server or option that requires TLS makes the attempt fail with
+    /// [`ErrorKind::Tls`]. Everything else (reconnect, backoff, ping timers) works as over TCP.
+    /// Meant for in-memory tests and the fuzz targets, not for applications.
+    #[doc(hidden)]
+    pub fn custom_transport<F, Fut, T>(mut self, connect: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::io::Result<T>> + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        self.custom_transport = Some(Arc::new(move |host_port: String| {
+            let opening = connect(host_port);
+            Box::pin(async move {
+                let io: Box<dyn crate::transport::Io> = Box::new(opening.await?);
+                Ok(io)
+            })
+        }));
         self
     }
 

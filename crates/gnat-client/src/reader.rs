@@ -46,8 +46,11 @@ pub(crate) async fn run<R: AsyncRead + Unpin>(
         max_payload: proto::Limits::default().max_payload,
     });
     let mut events: Vec<Event> = Vec::new();
+    // Numbers the socket reads; subscriptions use it to tell a lagging consumer (see
+    // `SubShared::offer`).
+    let mut read: u64 = 0;
     loop {
-        if let Err(end) = dispatch(&shared, &decoder, &mut buf, &server, &mut events) {
+        if let Err(end) = dispatch(&shared, &decoder, &mut buf, &server, read, &mut events) {
             flush_events(&shared, &mut events);
             return end;
         }
@@ -62,7 +65,7 @@ pub(crate) async fn run<R: AsyncRead + Unpin>(
                     "the server closed the connection",
                 ));
             }
-            Ok(_) => {}
+            Ok(_) => read += 1,
             Err(e) => return ReadEnd::Io(Error::io("read", &e)),
         }
     }
@@ -80,6 +83,7 @@ fn dispatch(
     decoder: &Decoder,
     buf: &mut BytesMut,
     server: &str,
+    read: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), ReadEnd> {
     let mut in_messages = 0u64;
@@ -110,7 +114,7 @@ fn dispatch(
                     // Unsubscribed locally; the server had not processed the UNSUB yet.
                     continue;
                 };
-                let delivery = sub.offer(msg, &shared.counters);
+                let delivery = sub.offer(msg, read, &shared.counters);
                 if delivery.slow_event {
                     events.push(slow_consumer_event(&sub));
                 }

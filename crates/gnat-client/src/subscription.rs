@@ -44,7 +44,8 @@ pub(crate) struct SubShared {
 }
 
 struct SubQueue {
-    msgs: VecDeque<proto::Msg>,
+    /// Queued messages with the read (see [`SubShared::offer`]) each arrived in.
+    msgs: VecDeque<(u64, proto::Msg)>,
     bytes: usize,
     waker: Option<Waker>,
     closed: Option<CloseReason>,
@@ -100,7 +101,13 @@ impl SubShared {
     }
 
     /// Offers a message from the reader. Never blocks: past the limits it drops and counts.
-    pub(crate) fn offer(&self, msg: proto::Msg, counters: &Counters) -> Delivery {
+    ///
+    /// `read` numbers the socket read the message came from. A message is a slice of that
+    /// read's buffer and keeps the whole buffer (up to 64 KiB) alive while it is queued, so a
+    /// subscription that lags — its oldest queued message is from two or more reads ago —
+    /// gets its new messages copied out instead: its byte limit then bounds the memory it
+    /// really holds, while subscriptions that keep up stay zero-copy.
+    pub(crate) fn offer(&self, msg: proto::Msg, read: u64, counters: &Counters) -> Delivery {
         let size = Message::wire_size(&msg);
         let mut q = lock(&self.queue);
         let mut delivery = Delivery {
@@ -127,7 +134,12 @@ impl SubShared {
                 q.slow = false;
             }
             q.bytes += size;
-            q.msgs.push_back(msg);
+            let lagging = q
+                .msgs
+                .front()
+                .is_some_and(|&(first, _)| first.saturating_add(1) < read);
+            let msg = if lagging { compact(msg) } else { msg };
+            q.msgs.push_back((read, msg));
             if let Some(w) = q.waker.take() {
                 w.wake();
             }
@@ -219,6 +231,34 @@ impl SubShared {
             sid: self.sid,
             subject: self.subject.clone(),
         }
+    }
+}
+
+/// A copy of `msg` in one allocation of its own, so it no longer pins the read buffer.
+fn compact(msg: proto::Msg) -> proto::Msg {
+    let reply_len = msg.reply.as_ref().map_or(0, bytes::Bytes::len);
+    let header_len = msg.headers.as_ref().map_or(0, bytes::Bytes::len);
+    let mut buf = bytes::BytesMut::with_capacity(
+        msg.subject.len() + reply_len + header_len + msg.payload.len(),
+    );
+    buf.extend_from_slice(&msg.subject);
+    if let Some(r) = &msg.reply {
+        buf.extend_from_slice(r);
+    }
+    if let Some(h) = &msg.headers {
+        buf.extend_from_slice(h);
+    }
+    buf.extend_from_slice(&msg.payload);
+    let mut all = buf.freeze();
+    let subject = all.split_to(msg.subject.len());
+    let reply = msg.reply.map(|_| all.split_to(reply_len));
+    let headers = msg.headers.map(|_| all.split_to(header_len));
+    proto::Msg {
+        subject,
+        sid: msg.sid,
+        reply,
+        headers,
+        payload: all,
     }
 }
 
@@ -395,7 +435,7 @@ impl Stream for Subscription {
             }
             let n = q.msgs.len().min(BATCH);
             let mut taken = 0usize;
-            for msg in q.msgs.drain(..n) {
+            for (_, msg) in q.msgs.drain(..n) {
                 taken += Message::wire_size(&msg);
                 this.local.push_back(msg);
             }

@@ -21,6 +21,8 @@
 //! - [`tls`]: CA, server and client certificates generated at test time.
 //! - [`auth`]: nkeys, operator/account/user JWTs and creds files generated at test time, and the
 //!   server config (operator mode with a memory resolver, or plain nkey users) that trusts them.
+//! - [`proxy`]: a TCP proxy that cuts, stalls, delays and corrupts connections on command, and
+//!   records what the client sent and when it connected (fault-injection tests).
 //! - [`probe`]: raw readiness checks (`INFO` line, monitoring HTTP) and a deadline poller.
 //!
 //! # Environment
@@ -45,6 +47,7 @@ mod builder;
 mod cluster;
 mod config;
 pub mod probe;
+pub mod proxy;
 mod server;
 mod tempdir;
 pub mod tls;
