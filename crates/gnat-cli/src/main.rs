@@ -1,13 +1,194 @@
-//! The `gnat` command: `gnat kv …` like the `nats kv` CLI, plus pub/sub/req/reply/bench.
+//! # gnat
 //!
-//! **Status:** not implemented yet; the command arrives with the CLI issue. Until then it says so
-//! and exits with a non-zero status instead of pretending to work.
+//! The `gnat` command, on top of `gnat-kv` (and, through its re-exports, JetStream and the
+//! core client):
+//!
+//! * `gnat kv add|put|get|create|update|del|purge|history|revert|info|watch|ls|compact` —
+//!   the subcommands, arguments and output shapes of the `nats kv` CLI (the bucket information
+//!   block, the history table, `get`'s header line, values echoed by writes);
+//! * `gnat pub|sub|req|reply` — core NATS from the command line;
+//! * `gnat bench pub|pubsub|req|kvput|kvget` — throughput (and latency percentiles), with a
+//!   progress line on stderr and a summary table on stdout; `--duration` runs by time.
+//!
+//! Every command takes the connection flags (`--server`/`-s`, default `NATS_URL` then
+//! `nats://127.0.0.1:4222`; `--user`/`--password`, `--token`, `--creds`, `--nkey`,
+//! `--tlscert`/`--tlskey`/`--tlsca`, `--timeout`), and every read command `--json`.
+//!
+//! ## Errors and exit codes
+//!
+//! A failure is one line on stderr, `gnat: error: <message>` — the server's own description
+//! when it gave one (`gnat: error: wrong last sequence: 1: key exists`) — and an exit code:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other failure (timeout, no responders, local IO) |
+//! | 2 | usage: bad arguments or flags, invalid bucket/key names, a confirmation that was refused or impossible (no terminal and no `-f`) |
+//! | 3 | connection: the server cannot be reached, refused the credentials, or TLS failed |
+//! | 4 | refused by the server: an API error, key exists, wrong revision, not found, permission denied |
+//!
+//! Destructive commands that confirm (`kv del <bucket>`, `kv revert`) ask on the terminal; when
+//! stdin is not a terminal they refuse (exit 2) unless given `-f`.
+//!
+//! ## What it does not do
+//!
+//! No NATS logic of its own: connections, JetStream and the KV store are the library crates'.
+//! Times are shown in UTC (no time-zone database).
+//!
+//! ## Layout
+//!
+//! `main` (the command line and dispatch), `conn` (connection flags), `kv_commands`
+//! (`gnat kv`), `pubsub` (pub, sub, req, reply), `bench`, `format` (sizes, durations, times,
+//! tables, the info block, JSON forms), `term` (stdout, stdin, confirmation), `error`
+//! (messages and exit codes).
 
 #![forbid(unsafe_code)]
 
+mod bench;
+mod conn;
+mod error;
+mod format;
+mod kv_commands;
+mod pubsub;
+mod term;
+
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+use crate::conn::ConnectionArgs;
+use crate::error::{CliError, Failure, Result};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  other failure (timeout, no responders, local IO)
+  2  usage error (bad arguments, invalid names, confirmation refused or impossible)
+  3  connection failure (server unreachable, authentication or TLS refused)
+  4  refused by the server (API error, key exists, wrong revision, not found)";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gnat",
+    version,
+    about = "A NATS command line: Key-Value buckets, publish/subscribe, request/reply, benchmarks",
+    after_help = EXIT_CODES,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(flatten)]
+    conn: ConnectionArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Interacts with a JetStream Key-Value store
+    ///
+    /// A Key-Value bucket is a JetStream stream that keeps values by key, with a configurable
+    /// number of revisions per key and an optional TTL.
+    #[command(subcommand, arg_required_else_help = true, after_help = EXIT_CODES)]
+    Kv(kv_commands::KvCommand),
+    /// Publishes a message
+    Pub(pubsub::PubArgs),
+    /// Subscribes to a subject and prints what arrives (Ctrl-C to stop)
+    Sub(pubsub::SubArgs),
+    /// Sends a request and prints the reply
+    #[command(alias = "request")]
+    Req(pubsub::ReqArgs),
+    /// Answers requests on a subject (Ctrl-C to stop)
+    Reply(pubsub::ReplyArgs),
+    /// Measures throughput and latency
+    Bench(bench::BenchArgs),
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let conn = cli.conn;
+    match cli.command {
+        Command::Kv(command) => kv_commands::run(&conn, command).await,
+        Command::Pub(args) => pubsub::publish(&conn, args).await,
+        Command::Sub(args) => pubsub::sub(&conn, args).await,
+        Command::Req(args) => pubsub::req(&conn, args).await,
+        Command::Reply(args) => pubsub::reply(&conn, args).await,
+        Command::Bench(args) => bench::run(&conn, args).await,
+    }
+}
+
 fn main() -> ExitCode {
-    eprintln!("gnat: not implemented yet (arrives with the CLI issue)");
-    ExitCode::from(2)
+    // Usage errors (and --help/--version) end here, with clap's message and exit code 2.
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return report(&CliError::other(format!("cannot start the runtime: {e}"))),
+    };
+    let outcome = runtime.block_on(async {
+        let outcome = run(cli).await;
+        settle().await;
+        outcome
+    });
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+/// Lets the tasks the command leaves behind finish, for at most a second: connections closing
+/// (flushing what they hold) and the KV layer deleting the server-side consumers of finished
+/// reads. Without this they would be cut off and the consumers left to expire.
+async fn settle() {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    let metrics = tokio::runtime::Handle::current().metrics();
+    while metrics.num_alive_tasks() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// Prints the error line (unless the failure is a quiet one) and returns its exit code.
+fn report(err: &CliError) -> ExitCode {
+    if err.kind != Failure::Quiet {
+        eprintln!("gnat: error: {}", err.message);
+    }
+    ExitCode::from(err.kind.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_parse_before_and_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["gnat", "-s", "nats://a:1", "kv", "ls"]).unwrap();
+        assert_eq!(cli.conn.url(), "nats://a:1");
+        let cli = Cli::try_parse_from([
+            "gnat",
+            "kv",
+            "add",
+            "--history=3",
+            "B",
+            "-s",
+            "nats://b:2",
+            "--timeout",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(cli.conn.url(), "nats://b:2");
+        assert_eq!(cli.conn.timeout, std::time::Duration::from_secs(2));
+        let err = Cli::try_parse_from(["gnat", "kv", "get", "B"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = Cli::try_parse_from(["gnat", "--user", "u", "kv", "ls"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
 }

@@ -144,7 +144,7 @@ fn handle_control(
             let wake = {
                 let mut out = lock(&shared.out);
                 proto::encode_pong(&mut out.buf);
-                out.take_wake()
+                out.send_or_wake()
             };
             if wake {
                 shared.wake_writer();

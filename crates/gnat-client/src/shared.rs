@@ -109,12 +109,23 @@ impl Outbound {
         self.buf.extend_from_slice(&kept);
     }
 
-    /// Called after queuing something. While the writer is parked, the queue goes straight
-    /// to the socket with one non-blocking `try_write` — no task wake-up, no thread hop, which
-    /// is what sparse traffic (requests, acknowledged publishes, KV calls) pays for in
-    /// latency. Whatever does not fit goes to the writer, which is then marked busy. Returns
-    /// whether the writer must be woken.
+    /// Marks the writer busy and says whether it must be woken (it was parked).
     pub(crate) fn take_wake(&mut self) -> bool {
+        if self.writer_idle && self.state == ConnState::Connected {
+            self.writer_idle = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Like [`Outbound::take_wake`], for operations whose caller waits for the server's
+    /// answer (requests, flushes): while the writer is parked the queue goes straight to the
+    /// socket with one non-blocking `try_write` — no task wake-up, no thread hop, the latency
+    /// a round trip would otherwise pay twice. Whatever does not fit goes to the writer.
+    /// Fire-and-forget publishes do not come here: in a flood, a write per message would cost
+    /// far more than the writer's batching.
+    pub(crate) fn send_or_wake(&mut self) -> bool {
         if !(self.writer_idle && self.state == ConnState::Connected) {
             return false;
         }
@@ -137,8 +148,7 @@ impl Outbound {
             }
             bytes::Buf::advance(&mut self.buf, n);
         }
-        self.writer_idle = false;
-        true
+        self.take_wake()
     }
 
     /// Queues a PING, with a flush waiter or as a keep-alive.
@@ -146,7 +156,7 @@ impl Outbound {
         proto::encode_ping(&mut self.buf);
         self.pings_queued += 1;
         self.pongs.push_back(waiter);
-        self.take_wake()
+        self.send_or_wake()
     }
 
     /// Number of PINGs queued or on the wire without a PONG yet. Queued ones count too: a
@@ -312,14 +322,26 @@ impl Shared {
     /// Encodes one operation into the outbound buffer, waiting for room when connected and
     /// failing when disconnected with a full reconnect buffer. `encode` must validate before it
     /// writes anything; `estimate` is an upper bound of the bytes it writes.
-    async fn enqueue<F>(&self, estimate: usize, is_message: bool, mut encode: F) -> Result<()>
+    async fn enqueue<F>(
+        &self,
+        estimate: usize,
+        is_message: bool,
+        awaits_answer: bool,
+        mut encode: F,
+    ) -> Result<()>
     where
         F: FnMut(&mut Outbound) -> Result<usize>,
     {
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
-            match self.try_enqueue(estimate, is_message, &mut encode, notified.as_mut())? {
+            match self.try_enqueue(
+                estimate,
+                is_message,
+                awaits_answer,
+                &mut encode,
+                notified.as_mut(),
+            )? {
                 Enqueued::Done { wake } => {
                     if wake {
                         self.wake_writer();
@@ -340,6 +362,7 @@ impl Shared {
         &self,
         estimate: usize,
         is_message: bool,
+        awaits_answer: bool,
         encode: &mut F,
         notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
     ) -> Result<Enqueued>
@@ -375,9 +398,12 @@ impl Shared {
             out.out_messages += 1;
             out.out_bytes += payload as u64;
         }
-        Ok(Enqueued::Done {
-            wake: out.take_wake(),
-        })
+        let wake = if awaits_answer {
+            out.send_or_wake()
+        } else {
+            out.take_wake()
+        };
+        Ok(Enqueued::Done { wake })
     }
 
     /// Refuses a control line the server would reject with the fatal `Maximum Control Line
@@ -414,7 +440,7 @@ impl Shared {
             self.max_payload.load(Ordering::Relaxed),
         )?;
         let estimate = subject.len() + reply.map_or(0, str::len) + header_len + payload.len() + 64;
-        self.enqueue(estimate, true, |out| {
+        self.enqueue(estimate, true, false, |out| {
             if payload.len() >= CHAIN_THRESHOLD {
                 proto::encode_pub_head(&mut out.buf, subject, reply, headers, payload.len())?;
                 let head = out.buf.split().freeze();
@@ -458,7 +484,7 @@ impl Shared {
         };
         let estimate =
             subject.len() + reply.len() + header_len + payload.len() + mux_subject.len() + 96;
-        self.enqueue(estimate, true, |out| {
+        self.enqueue(estimate, true, true, |out| {
             if !out.mux_subscribed {
                 // While disconnected, `on_connected` sends it with the other subscriptions;
                 // writing it here too would subscribe it twice.
