@@ -314,10 +314,16 @@ impl Client {
         let shared = self.shared();
         let subject = subject.as_ref();
         let timeout = request.timeout.unwrap_or(shared.opts.request_timeout);
-        let (token, reply, rx) = shared.register_request(subject);
+        let (token, reply, rx, alone) = shared.register_request(subject);
         let _guard = TokenGuard { shared, token };
         shared
-            .publish_request(subject, &reply, request.headers.as_ref(), request.payload)
+            .publish_request(
+                subject,
+                &reply,
+                request.headers.as_ref(),
+                request.payload,
+                alone,
+            )
             .await?;
         let msg = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(msg))) => msg,

@@ -10,8 +10,16 @@ use proto::{HeaderMap, StatusCode};
 /// A subject: UTF-8 text held in a [`Bytes`], usually a slice of the read buffer it arrived in.
 ///
 /// Cloning is a reference-count increment. It dereferences to `str`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Subject(Bytes);
+
+// Hash as the `str` it borrows as, so `HashMap<Subject, _>::get(&str)` finds it (`Borrow`
+// requires equal hashes; `Bytes` and `str` hash differently).
+impl std::hash::Hash for Subject {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
 
 impl Subject {
     /// Wraps bytes that came off the wire. Invalid UTF-8 (which no NATS client should send) is
@@ -86,6 +94,19 @@ impl PartialEq<str> for Subject {
 impl PartialEq<&str> for Subject {
     fn eq(&self, other: &&str) -> bool {
         self.as_bytes() == other.as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_keyed_map_is_found_by_str() {
+        let mut map = std::collections::HashMap::new();
+        map.insert(Subject::from("a.b"), 1);
+        assert_eq!(map.get("a.b"), Some(&1));
+        assert_eq!(map.get(&Subject::from_static("a.b")), Some(&1));
     }
 }
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use proto::{Decoder, ServerOp};
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event};
@@ -35,9 +34,9 @@ impl ReadEnd {
 }
 
 /// Reads until the connection fails. `buf` holds whatever the handshake read past its PONG.
-pub(crate) async fn run<R: AsyncRead + Unpin>(
+pub(crate) async fn run(
     shared: Arc<Shared>,
-    mut rd: R,
+    mut rd: crate::transport::ReadHalf,
     mut buf: BytesMut,
     server: String,
 ) -> ReadEnd {
@@ -58,7 +57,7 @@ pub(crate) async fn run<R: AsyncRead + Unpin>(
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
-        match rd.read_buf(&mut buf).await {
+        match rd.read_into(&mut buf).await {
             Ok(0) => {
                 return ReadEnd::Io(Error::new(
                     ErrorKind::Io,

@@ -461,12 +461,19 @@ impl Shared {
 
     /// Publishes a request whose reply comes back through the mux subscription, sending that
     /// subscription first if this connection has not yet.
+    ///
+    /// `alone`: no other request is waiting for a reply. A lone request goes straight to the
+    /// socket when the writer is parked (lowest latency); with others in flight it is left to
+    /// the writer, which coalesces the requests their replies release into one write — fewer
+    /// syscalls here and fewer reads at the server, which is what concurrent requests are
+    /// bound by.
     pub(crate) async fn publish_request(
         &self,
         subject: &str,
         reply: &str,
         headers: Option<&HeaderMap>,
         payload: Bytes,
+        alone: bool,
     ) -> Result<()> {
         let headers = headers.filter(|h| !h.is_empty() || h.status().is_some());
         let header_len = headers.map_or(0, HeaderMap::encoded_len);
@@ -484,7 +491,7 @@ impl Shared {
         };
         let estimate =
             subject.len() + reply.len() + header_len + payload.len() + mux_subject.len() + 96;
-        self.enqueue(estimate, true, true, |out| {
+        self.enqueue(estimate, true, alone, |out| {
             if !out.mux_subscribed {
                 // While disconnected, `on_connected` sends it with the other subscriptions;
                 // writing it here too would subscribe it twice.
@@ -524,8 +531,9 @@ impl Shared {
         Ok(())
     }
 
-    /// Registers a request token and returns it with the full reply subject and the receiver.
-    pub(crate) fn register_request(&self, subject: &str) -> (u64, String, ReplyReceiver) {
+    /// Registers a request token and returns it with the full reply subject, the receiver,
+    /// and whether it is the only request waiting for a reply.
+    pub(crate) fn register_request(&self, subject: &str) -> (u64, String, ReplyReceiver, bool) {
         let (tx, rx) = oneshot::channel();
         let mut mux = lock(&self.mux);
         let token = mux.next_token;
@@ -540,7 +548,8 @@ impl Shared {
         let mut reply = String::with_capacity(mux.prefix.len() + 20);
         reply.push_str(&mux.prefix);
         push_decimal(&mut reply, token);
-        (token, reply, rx)
+        let alone = mux.pending.len() == 1;
+        (token, reply, rx, alone)
     }
 
     pub(crate) fn forget_request(&self, token: u64) {

@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -38,26 +39,6 @@ pub(crate) enum Transport {
 /// nothing, so bytes never interleave.
 #[derive(Clone)]
 pub(crate) struct SharedTcp(pub(crate) Arc<TcpStream>);
-
-impl AsyncRead for SharedTcp {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            std::task::ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
 
 impl AsyncWrite for SharedTcp {
     fn poll_write(
@@ -181,16 +162,22 @@ impl AsyncWrite for Transport {
     }
 }
 
-impl AsyncRead for ReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ReadHalf::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            ReadHalf::Tls(s) => Pin::new(s).poll_read(cx, buf),
-            ReadHalf::Custom(s) => Pin::new(s).poll_read(cx, buf),
+impl ReadHalf {
+    /// Reads what is available into `buf`'s spare capacity (0 at end of stream). For TCP this
+    /// reads straight into the uninitialised spare room: going through `AsyncRead` would
+    /// zero the whole spare buffer (64 KiB) on every read, measured at 15 % of a sequential
+    /// get's client CPU.
+    pub(crate) async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            ReadHalf::Tcp(s) => loop {
+                s.0.readable().await?;
+                match s.0.try_read_buf(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => return r,
+                }
+            },
+            ReadHalf::Tls(s) => s.read_buf(buf).await,
+            ReadHalf::Custom(s) => s.read_buf(buf).await,
         }
     }
 }

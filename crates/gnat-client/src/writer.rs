@@ -108,7 +108,13 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
         };
         if park {
             tokio::select! {
-                _ = shared.writer_wake.notified() => continue,
+                _ = shared.writer_wake.notified() => {
+                    // Woken from idle: let the tasks that were woken by the same event (say,
+                    // the replies of one read releasing the next requests) queue their
+                    // operations too, so they go out in one write.
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 _ = cancel.notified() => return WriterEnd { handed: 0, error: None },
             }
         }
