@@ -30,6 +30,14 @@ pub enum ErrorKind {
     KeyExists,
     /// The key's latest revision is not the expected one (wrong last sequence, 10071/10164).
     WrongLastRevision,
+    /// A lock or semaphore is held by someone else (at once, or still after waiting).
+    LockHeld,
+    /// A lease (or permit) is no longer held: its entry expired or was replaced, so it can
+    /// neither be renewed nor released.
+    LeaseLost,
+    /// The bucket does not accept per-key TTLs: it was created without limit markers
+    /// ([`Config::limit_marker_ttl`](crate::Config::limit_marker_ttl)).
+    TtlNotAllowed,
     /// A stored message could not be read as an entry.
     Decode,
     /// Any other failure of the JetStream layer (timeouts, connection, server errors); see
@@ -137,6 +145,21 @@ impl Error {
     /// key's latest revision.
     pub fn is_wrong_last_revision(&self) -> bool {
         self.inner.kind == ErrorKind::WrongLastRevision
+    }
+
+    /// A lock or semaphore is held by someone else.
+    pub fn is_lock_held(&self) -> bool {
+        self.inner.kind == ErrorKind::LockHeld
+    }
+
+    /// A lease or permit was lost (expired or taken over).
+    pub fn is_lease_lost(&self) -> bool {
+        self.inner.kind == ErrorKind::LeaseLost
+    }
+
+    /// The bucket does not accept per-key TTLs (no limit markers).
+    pub fn is_ttl_not_allowed(&self) -> bool {
+        self.inner.kind == ErrorKind::TtlNotAllowed
     }
 
     /// The key or filter was refused before anything was sent.

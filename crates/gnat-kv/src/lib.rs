@@ -36,6 +36,15 @@
 //! * **Watchers** ([`Watcher`]): latest values, all history, or updates only, with or without
 //!   values and deletes, from a revision; an explicit [`WatchEvent::InitialDone`] exactly
 //!   once; no gap and no duplicate across reconnects and server restarts.
+//! * **Live views** ([`LiveView`], [`Store::live_view`]): a local map of the bucket (or of
+//!   filtered keys) kept current by a background watcher; await the initial load, read
+//!   entries from any task without a round trip, wait for a revision (read-your-writes).
+//! * **Locks and semaphores** ([`Store::lock`], [`Lease`], [`Store::semaphore`], [`Permit`]):
+//!   leases on create + update + per-key TTL, with keep-alive, release that cannot delete a
+//!   newer holder's key, waiting without polling, and expiry of crashed holders (semantics
+//!   in [`lock`]).
+//! * **Many keys at once** ([`Store::get_many`]): one direct get multi-last round trip per
+//!   1024 keys, falling back to concurrent single gets where the server or bucket lacks it.
 //! * **Errors** ([`Error`]) are kinds with predicates (`is_key_exists`,
 //!   `is_wrong_last_revision`, `is_not_found`, `is_bucket_not_found` …) that keep the
 //!   server's `err_code`.
@@ -53,7 +62,8 @@
 //! decoding), `store` ([`Store`], where it reads and writes, single-key reads), `write`
 //! (put, create, update, delete, purge, revert), `reader` (the ordered-consumer engine and
 //! the end-of-initial-data marker), `watch` ([`Watcher`], [`WatchOptions`]), `list`
-//! (history, keys, purge-deletes).
+//! (history, keys, purge-deletes), `many` (`get_many`), `live` ([`LiveView`]), [`lock`]
+//! ([`Lease`], [`Semaphore`], [`Permit`]).
 
 #![forbid(unsafe_code)]
 
@@ -66,7 +76,10 @@ mod config;
 mod entry;
 mod error;
 mod list;
+mod live;
+pub mod lock;
 mod manage;
+mod many;
 mod name;
 mod reader;
 mod status;
@@ -78,10 +91,13 @@ pub use config::{Config, MAX_HISTORY};
 pub use entry::{Entry, Key, Operation};
 pub use error::{Error, ErrorKind, Result};
 pub use list::{DEFAULT_PURGE_DELETES_OLDER_THAN, Keys};
+pub use live::{LiveView, ViewStatus};
+pub use lock::{Lease, LockOptions, Permit, Semaphore};
 pub use manage::{
     bind, bucket_names, bucket_statuses, create_bucket, create_or_update_bucket, delete_bucket,
     update_bucket,
 };
+pub use many::GET_MANY_CHUNK;
 pub use name::{validate_bucket, validate_filter, validate_key, validate_write_key};
 pub use status::Status;
 pub use store::Store;

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) direct_prefix: Option<String>,
     /// The bucket mirrors another (its writes go to the origin).
     pub(crate) mirror: bool,
+    /// Multi-last direct gets may work (cleared when one fails as on a server without them).
+    pub(crate) multi_last: std::sync::atomic::AtomicBool,
 }
 
 fn decode_error(what: impl Into<String>) -> Error {
@@ -109,6 +111,7 @@ impl Store {
                 write_prefix,
                 direct_prefix,
                 mirror: sc.mirror.is_some(),
+                multi_last: std::sync::atomic::AtomicBool::new(true),
             }),
         })
     }
