@@ -352,7 +352,10 @@ impl Client {
 
     /// Drains: unsubscribes every subscription, waits until the server confirmed that and
     /// until the application has read every message already queued (or dropped the
-    /// subscription), flushes publishes, then closes. Returns when all of that is done.
+    /// subscription), flushes publishes, then closes. Returns when all of that is done; if
+    /// the application has not read its messages within the drain timeout (default 30 s,
+    /// [`ConnectOptions::drain_timeout`]), it closes anyway and fails with
+    /// [`ErrorKind::Timeout`].
     pub async fn drain(&self) -> Result<()> {
         let shared = self.shared();
         let subs: Vec<Arc<SubShared>> = {
@@ -379,11 +382,25 @@ impl Client {
         for sub in &subs {
             sub.close(crate::subscription::CloseReason::Drained);
         }
-        for sub in &subs {
-            sub.wait_consumed().await;
-        }
+        let consumed = async {
+            for sub in &subs {
+                sub.wait_consumed().await;
+            }
+        };
+        let read_in_time = tokio::time::timeout(shared.opts.drain_timeout, consumed)
+            .await
+            .is_ok();
         let last = shared.flush().await;
         self.close().await;
+        if !read_in_time {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "drain: subscriptions still held unread messages after {:?}; closed anyway",
+                    shared.opts.drain_timeout
+                ),
+            ));
+        }
         flushed
             .and(last)
             .or_else(|e| if e.is_closed() { Ok(()) } else { Err(e) })

@@ -109,6 +109,7 @@ pub struct ConnectOptions {
     pub(crate) event_callback: Option<EventCallback>,
     pub(crate) credentials_file: Option<PathBuf>,
     pub(crate) max_control_line: usize,
+    pub(crate) drain_timeout: Duration,
     pub(crate) custom_transport: Option<crate::transport::Connector>,
 }
 
@@ -136,6 +137,7 @@ impl Default for ConnectOptions {
             event_callback: None,
             credentials_file: None,
             max_control_line: 4096,
+            drain_timeout: Duration::from_secs(30),
             custom_transport: None,
         }
     }
@@ -401,6 +403,13 @@ impl ConnectOptions {
                 Ok(io)
             })
         }));
+        self
+    }
+
+    /// How long [`Client::drain`] waits for the application to read what its subscriptions
+    /// still hold before it closes anyway (default 30 s).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
         self
     }
 

@@ -765,3 +765,26 @@ async fn over_long_subjects_are_refused_locally() {
     assert_eq!(&msg.payload[..], b"still connected");
     assert_eq!(client.statistics().reconnects, 0);
 }
+
+/// A client drain waits for the application to read what its subscriptions hold, but not
+/// forever: past the drain timeout it closes anyway and says so.
+#[tokio::test]
+async fn drain_gives_up_after_its_timeout_and_closes() {
+    let server = NatsServer::start();
+    let client = ConnectOptions::new()
+        .drain_timeout(std::time::Duration::from_millis(200))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let _unread = client.subscribe("d").await.unwrap();
+    client.flush().await.unwrap();
+    for i in 0..10 {
+        client.publish("d", format!("{i}")).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    let started = std::time::Instant::now();
+    let err = within("drain", client.drain()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert_eq!(client.state(), gnat_client::State::Closed);
+}
