@@ -9,16 +9,15 @@
 //! fault proxy's tap, which must decode to exactly the operations of the accepted inputs — and
 //! every valid one works through a real server.
 //!
-//! KV bucket names and keys (spec §5.1) are not covered yet: the KV layer is not there.
+//! KV bucket names, keys and filters (spec §5.1) are covered in `injection_kv.rs`.
 
 mod common;
 
 use std::time::Duration;
 
-use client::proto::bytes::BytesMut;
-use client::proto::{ClientOp, Decoder, Limits};
+use client::proto::ClientOp;
 use client::{Client, ConnectOptions, ErrorKind, HeaderMap, Subscription};
-use common::{barrier, next, within};
+use common::{barrier, mark, next, text, wire_ops};
 use gnat_test_support::NatsServer;
 use gnat_test_support::proxy::Proxy;
 
@@ -154,37 +153,6 @@ const EDGES: &[&str] = &[
 /// A subject longer than the control line allows.
 fn too_long() -> String {
     "x".repeat(4096)
-}
-
-// ---- the wire tap ----
-
-/// Decodes what the client wrote through the proxy since `from`. A byte that does not decode
-/// as a client operation is an injection.
-fn wire_ops(proxy: &Proxy, from: usize) -> Vec<ClientOp> {
-    let bytes = proxy.client_bytes();
-    let mut buf = BytesMut::from(&bytes[from..]);
-    let decoder = Decoder::new(Limits::default());
-    let mut ops = Vec::new();
-    loop {
-        match decoder.decode_client(&mut buf) {
-            Ok(Some(ClientOp::Ping | ClientOp::Pong)) => {}
-            Ok(Some(op)) => ops.push(op),
-            Ok(None) => break,
-            Err(e) => panic!("the client wrote bytes that are not a client operation: {e}"),
-        }
-    }
-    assert!(buf.is_empty(), "a partial operation on the wire: {buf:?}");
-    ops
-}
-
-/// Flushes `client` (everything it wrote went through the proxy) and returns the tap's length.
-async fn mark(client: &Client, proxy: &Proxy) -> usize {
-    within("flush", client.flush()).await.unwrap();
-    proxy.client_bytes_len()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Checks one outcome against the reference; true when accepted.

@@ -5,9 +5,10 @@
 //! (`max_pings_outstanding` + 1) — reconnect (new connections through the proxy are not
 //! stalled), and its subscriptions and requests carry on. A flush caught in the stall fails
 //! instead of hanging, and what was written into the dead connection is counted. A slow but
-//! live connection (every chunk delayed) is not mistaken for a stale one.
-//!
-//! KV watchers carrying on across the same fault come with the KV layer.
+//! live connection (every chunk delayed) is not mistaken for a stale one. A KV watcher started
+//! before the stall carries on after the reconnect: it delivers the puts made during the stall
+//! (which the server had pushed into the dead connection) and after it, every revision once,
+//! in order.
 
 mod common;
 
@@ -17,6 +18,8 @@ use client::{ConnectOptions, ErrorKind, Event};
 use common::{EventLog, fast_reconnect, is_disconnected, is_reconnected, next, reason, within};
 use gnat_test_support::NatsServer;
 use gnat_test_support::proxy::Proxy;
+use jetstream::Context;
+use kv::{Config, WatchEvent, Watcher};
 
 const PING_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_OUTSTANDING: usize = 2;
@@ -174,4 +177,141 @@ async fn a_slow_but_live_connection_is_not_stale() {
         "{rounds} slow round trips over {:?}, no disconnect",
         started.elapsed()
     );
+}
+
+/// The next watch event, or a panic after the deadline.
+async fn next_event(watch: &mut Watcher) -> WatchEvent {
+    match within("a watch event", watch.next()).await {
+        Some(Ok(event)) => event,
+        other => panic!("the watch ended or failed: {other:?}"),
+    }
+}
+
+/// A KV watcher on the stalled connection, started before the stall, carries on: the client
+/// notices within the ping budget and reconnects, and the watcher then delivers every
+/// revision exactly once, in order — the puts made before the stall, during it (the server
+/// pushed those into the dead connection, so the watcher must resume from the last revision
+/// it delivered) and after the recovery, from another connection and from its own. A last
+/// put is the very next event: nothing repeated is still queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kv_watcher_carries_on_across_a_stalled_connection() {
+    let server = NatsServer::builder()
+        .jetstream(true)
+        .config("ping_interval: \"100ms\"\nping_max: 2\n")
+        .start();
+    let proxy = Proxy::start(server.addr());
+    let (opts, mut log) = EventLog::options(options());
+    let client = opts.connect(proxy.url()).await.unwrap();
+    let kv = kv::create_bucket(&Context::new(client.clone()), Config::new("STALE"))
+        .await
+        .unwrap();
+    let peer_js = Context::new(client::connect(server.url()).await.unwrap());
+    let peer = kv::bind(&peer_js, "STALE").await.unwrap();
+    for i in 0..10 {
+        peer.put(&format!("before.{i}"), "v").await.unwrap();
+    }
+
+    let mut watch = kv.watch_all().await.unwrap();
+    let mut seen = Vec::new();
+    while let WatchEvent::Entry(e) = next_event(&mut watch).await {
+        seen.push(e.revision);
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<u64>>());
+
+    proxy.stall();
+    let stalled_at = Instant::now();
+    for i in 0..10 {
+        peer.put(&format!("during.{i}"), "v").await.unwrap();
+    }
+    let (noticed_at, event) = log.wait_for("Disconnected", is_disconnected).await;
+    let budget = PING_INTERVAL * (MAX_OUTSTANDING as u32 + 1);
+    assert!(reason(&event).contains("stale"), "{event:?}");
+    assert!(
+        noticed_at - stalled_at <= budget + Duration::from_millis(300),
+        "noticed after {:?}, budget {budget:?}",
+        noticed_at - stalled_at
+    );
+    let (back_at, _) = log.wait_for("Reconnected", is_reconnected).await;
+
+    for i in 0..10 {
+        peer.put(&format!("after.{i}"), "v").await.unwrap();
+    }
+    let own = within(
+        "a put through the recovered client",
+        kv.put("after.own", "v"),
+    )
+    .await
+    .unwrap();
+    while seen.last() != Some(&own) {
+        match next_event(&mut watch).await {
+            WatchEvent::Entry(e) => seen.push(e.revision),
+            WatchEvent::InitialDone => panic!("a second end-of-initial-data"),
+        }
+    }
+    let last = peer_js
+        .stream_info("KV_STALE")
+        .await
+        .unwrap()
+        .state
+        .last_seq;
+    assert_eq!(own, last);
+    assert_eq!(
+        seen,
+        (1..=last).collect::<Vec<u64>>(),
+        "no gap, no duplicate"
+    );
+    let sentinel = peer.put("sentinel", "v").await.unwrap();
+    match next_event(&mut watch).await {
+        WatchEvent::Entry(e) => assert_eq!(e.revision, sentinel, "a repeat was still queued"),
+        WatchEvent::InitialDone => panic!("a second end-of-initial-data"),
+    }
+    eprintln!(
+        "watcher: stall noticed after {:?}, reconnected {:?} later; {} revisions (10 before, 10 \
+         during, 11 after the stall) delivered once each, in order",
+        noticed_at - stalled_at,
+        back_at - noticed_at,
+        seen.len()
+    );
+}
+
+/// The same with a watcher that has delivered its end-of-initial-data marker (an empty
+/// bucket) and no entry yet when the stall hits: every revision stored meanwhile is an update
+/// it must deliver — all three of the one key, not only the latest (the bucket keeps 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_with_nothing_delivered_yet_misses_no_update_across_a_stall() {
+    let server = NatsServer::builder()
+        .jetstream(true)
+        .config("ping_interval: \"100ms\"\nping_max: 2\n")
+        .start();
+    let proxy = Proxy::start(server.addr());
+    let (opts, mut log) = EventLog::options(options());
+    let client = opts.connect(proxy.url()).await.unwrap();
+    let config = Config::new("FRESH").history(10);
+    let kv = kv::create_bucket(&Context::new(client.clone()), config)
+        .await
+        .unwrap();
+    let peer = kv::bind(
+        &Context::new(client::connect(server.url()).await.unwrap()),
+        "FRESH",
+    )
+    .await
+    .unwrap();
+    let mut watch = kv.watch_all().await.unwrap();
+    assert_eq!(next_event(&mut watch).await, WatchEvent::InitialDone);
+
+    proxy.stall();
+    for i in 0..3 {
+        peer.put("k", format!("during {i}")).await.unwrap();
+    }
+    log.wait_for("Disconnected", is_disconnected).await;
+    log.wait_for("Reconnected", is_reconnected).await;
+    let last = peer.put("k", "after").await.unwrap();
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|r| *r < last) {
+        match next_event(&mut watch).await {
+            WatchEvent::Entry(e) => seen.push(e.revision),
+            WatchEvent::InitialDone => panic!("a second end-of-initial-data"),
+        }
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4], "every revision once, in order");
 }

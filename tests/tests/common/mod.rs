@@ -1,5 +1,5 @@
-//! Helpers shared by the end-to-end fault tests: deadlines, event logs, memory figures and the
-//! opt-in switch for long runs.
+//! Helpers shared by the end-to-end fault tests: deadlines and condition waits, event logs,
+//! the proxy's wire tap decoded, memory figures and the opt-in switch for long runs.
 //!
 //! Nothing here sleeps for a fixed time: every wait is bounded by [`DEADLINE`] and ends as soon as
 //! what it waits for happened.
@@ -8,7 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+use client::proto::bytes::BytesMut;
+use client::proto::{ClientOp, Decoder, Limits};
 use client::{Backoff, Client, ConnectOptions, Event, Message, Subscription};
+use gnat_test_support::proxy::Proxy;
 use tokio::sync::mpsc;
 
 /// The longest any single wait may take. Generous: it only bounds failures.
@@ -161,4 +164,78 @@ pub fn reset_peak_rss() -> bool {
 /// Mebibytes, for messages.
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Polls `check` every 5 ms until it holds; panics naming `what` after [`DEADLINE`].
+pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not so within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Polls the async `check` every 20 ms until it returns `Some`; panics naming `what` after
+/// `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: not so within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Flushes until a flush succeeds and returns when it did. A flush caught by a connection that
+/// dies fails with `Disconnected` and is tried again; one queued while disconnected completes
+/// once the client is connected again and the server answered.
+pub async fn flush_until_ok(client: &Client) -> Instant {
+    within("a successful flush", async {
+        loop {
+            match client.flush().await {
+                Ok(()) => return Instant::now(),
+                Err(e) if e.kind() == client::ErrorKind::Disconnected => {}
+                Err(e) => panic!("flush failed: {e}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Decodes what the client wrote through the proxy since `from`. A byte that does not decode
+/// as a client operation is an injection.
+pub fn wire_ops(proxy: &Proxy, from: usize) -> Vec<ClientOp> {
+    let bytes = proxy.client_bytes();
+    let mut buf = BytesMut::from(&bytes[from..]);
+    let decoder = Decoder::new(Limits::default());
+    let mut ops = Vec::new();
+    loop {
+        match decoder.decode_client(&mut buf) {
+            Ok(Some(ClientOp::Ping | ClientOp::Pong)) => {}
+            Ok(Some(op)) => ops.push(op),
+            Ok(None) => break,
+            Err(e) => panic!("the client wrote bytes that are not a client operation: {e}"),
+        }
+    }
+    assert!(buf.is_empty(), "a partial operation on the wire: {buf:?}");
+    ops
+}
+
+/// Flushes `client` (everything it wrote went through the proxy) and returns the tap's length.
+pub async fn mark(client: &Client, proxy: &Proxy) -> usize {
+    within("flush", client.flush()).await.unwrap();
+    proxy.client_bytes_len()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }

@@ -9,9 +9,10 @@
 //! effort), and a new one is created on a new inbox starting at the stream sequence after
 //! the last one handed out. Until something has been handed out, the new one starts where
 //! the first one started (the stream sequence its create reply reported as delivered, plus
-//! one), or for `last_per_subject` asks for the last message per subject again: a `new`,
-//! `last` or `last_per_subject` reader never gets a replay it did not ask for, and nothing
-//! stored meanwhile is skipped.
+//! one), or for `last_per_subject` with messages pending at creation asks for the last
+//! message per subject again (with nothing pending, every later message is an update and
+//! the new one starts where the first one started): a `new`, `last` or `last_per_subject`
+//! reader never gets a replay it did not ask for, and nothing stored meanwhile is skipped.
 //!
 //! Flow-control requests are answered when the reader gets to them (so the server never runs
 //! further ahead than the reader), and `Nats-Consumer-Stalled` heartbeats are answered at
@@ -209,6 +210,7 @@ impl Context {
             last_sseq: 0,
             last_dseq: 0,
             start_floor: info.delivered.stream_sequence,
+            initial_pending: info.num_pending,
             last_activity: Instant::now(),
             paused: false,
             need_reset: false,
@@ -304,6 +306,8 @@ struct OrderedState {
     /// The stream sequence before the first consumer's first message (its create reply's
     /// `delivered.stream_seq`).
     start_floor: u64,
+    /// Messages pending for the first consumer when it was created.
+    initial_pending: u64,
     last_activity: Instant,
     paused: bool,
     need_reset: bool,
@@ -450,8 +454,12 @@ impl OrderedState {
         }
         let policy = match (self.last_sseq, &self.config.deliver_policy) {
             // Nothing handed out yet. The last message of every subject is a set that changes
-            // with time, so ask for it again (no replay of superseded messages).
-            (0, DeliverPolicy::LastPerSubject) => DeliverPolicy::LastPerSubject,
+            // with time, so ask for it again (no replay of superseded messages) — unless that
+            // set was empty at creation: then everything stored since is an update the reader
+            // must get, each revision of a subject included.
+            (0, DeliverPolicy::LastPerSubject) if self.initial_pending > 0 => {
+                DeliverPolicy::LastPerSubject
+            }
             // Otherwise start where the first consumer started: neither a replay the reader
             // did not ask for (`new`, `last`, …) nor a gap for what arrived meanwhile.
             (0, _) => DeliverPolicy::ByStartSequence {
