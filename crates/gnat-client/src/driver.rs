@@ -113,6 +113,7 @@ async fn serve(
     buf: bytes::BytesMut,
     server: String,
 ) -> End {
+    let buf = with_spare_capacity(shared, buf);
     let (rd, wr, direct) = transport.split();
     // The new writer starts busy (`on_connected`), so no direct write happens before it has
     // taken what the reconnect buffer holds.
@@ -187,6 +188,18 @@ async fn serve(
     end
 }
 
+/// The handshake's leftover bytes in the last connection's read buffer, when there is one:
+/// the new reader then starts with the capacity the old one had instead of allocating it.
+fn with_spare_capacity(shared: &Shared, buf: bytes::BytesMut) -> bytes::BytesMut {
+    match lock(&shared.spare_read_buf).take() {
+        Some(mut spare) if spare.capacity() > buf.len() => {
+            spare.extend_from_slice(&buf);
+            spare
+        }
+        _ => buf,
+    }
+}
+
 /// Best effort on close: wait (bounded by the connection timeout) until the server has
 /// processed everything queued so far.
 async fn flush_before_close(shared: &Shared, reader: &mut JoinHandle<ReadEnd>) {
@@ -239,5 +252,76 @@ async fn reconnect(
             }),
             Err(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ConnectOptions;
+    use crate::pool::ServerPool;
+    use crate::shared::ConnState;
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared::new(
+            ConnectOptions::default(),
+            ServerPool::new(Vec::new(), true),
+        ))
+    }
+
+    #[test]
+    fn a_new_connection_reads_into_the_last_ones_buffer_keeping_the_handshake_leftovers() {
+        let shared = shared();
+        let mut old = bytes::BytesMut::with_capacity(64 * 1024);
+        old.extend_from_slice(b"stale bytes of the dead connection");
+        old.clear();
+        let old_ptr = old.as_ptr();
+        *lock(&shared.spare_read_buf) = Some(old);
+
+        let leftovers = bytes::BytesMut::from(&b"MSG a 1 2\r\nhi\r\n"[..]);
+        let buf = with_spare_capacity(&shared, leftovers);
+        assert_eq!(&buf[..], b"MSG a 1 2\r\nhi\r\n");
+        assert_eq!(buf.as_ptr(), old_ptr, "the old allocation is reused");
+        assert!(buf.capacity() >= 64 * 1024);
+        assert!(lock(&shared.spare_read_buf).is_none(), "taken, not shared");
+
+        // Without a spare, the handshake's buffer is used as it is.
+        let buf = with_spare_capacity(&shared, bytes::BytesMut::from(&b"PING\r\n"[..]));
+        assert_eq!(&buf[..], b"PING\r\n");
+    }
+
+    #[tokio::test]
+    async fn the_writer_keeps_its_buffer_for_the_next_connection() {
+        let shared = shared();
+        lock(&shared.out).state = ConnState::Connected;
+        let cancel = Arc::new(Notify::new());
+        let (a, _b) = tokio::io::duplex(1024);
+        let first = tokio::spawn(writer::run(shared.clone(), a, cancel.clone()));
+        tokio::task::yield_now().await;
+        cancel.notify_one();
+        first.await.unwrap();
+        let kept = lock(&shared.spare_write_buf)
+            .take()
+            .expect("the stopped writer left its buffer");
+        assert!(kept.is_empty());
+        assert!(kept.capacity() >= 64 * 1024);
+        let kept_ptr = kept.as_ptr();
+        *lock(&shared.spare_write_buf) = Some(kept);
+
+        // The next writer starts from it (and leaves it again when stopped).
+        let (a, _b) = tokio::io::duplex(1024);
+        let second = tokio::spawn(writer::run(shared.clone(), a, cancel.clone()));
+        tokio::task::yield_now().await;
+        assert!(
+            lock(&shared.spare_write_buf).is_none(),
+            "the second writer took it"
+        );
+        cancel.notify_one();
+        second.await.unwrap();
+        let again = lock(&shared.spare_write_buf).take().unwrap();
+        // The writer swaps its buffer with the shared outbound one, so either of the two
+        // allocations may come back; what matters is that no new one was made.
+        let outbound_ptr = lock(&shared.out).buf.as_ptr();
+        assert!(again.as_ptr() == kept_ptr || again.as_ptr() == outbound_ptr);
     }
 }

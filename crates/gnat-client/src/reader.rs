@@ -48,10 +48,10 @@ pub(crate) async fn run(
     // Numbers the socket reads; subscriptions use it to tell a lagging consumer (see
     // `SubShared::offer`).
     let mut read: u64 = 0;
-    loop {
+    let end = loop {
         if let Err(end) = dispatch(&shared, &decoder, &mut buf, &server, read, &mut events) {
             flush_events(&shared, &mut events);
-            return end;
+            break end;
         }
         flush_events(&shared, &mut events);
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
@@ -59,15 +59,19 @@ pub(crate) async fn run(
         }
         match rd.read_into(&mut buf).await {
             Ok(0) => {
-                return ReadEnd::Io(Error::new(
+                break ReadEnd::Io(Error::new(
                     ErrorKind::Io,
                     "the server closed the connection",
                 ));
             }
             Ok(_) => read += 1,
-            Err(e) => return ReadEnd::Io(Error::io("read", &e)),
+            Err(e) => break ReadEnd::Io(Error::io("read", &e)),
         }
-    }
+    };
+    // What is left is of no use to the next connection, the capacity is.
+    buf.clear();
+    *lock(&shared.spare_read_buf) = Some(buf);
+    end
 }
 
 fn flush_events(shared: &Shared, events: &mut Vec<Event>) {

@@ -75,13 +75,31 @@ pub(crate) struct WriterEnd {
 /// reached the socket go back to the front of the shared buffer, to be sent after reconnect.
 pub(crate) async fn run<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
-    mut wr: W,
+    wr: W,
     cancel: Arc<Notify>,
 ) -> WriterEnd {
+    let buf = lock(&shared.spare_write_buf)
+        .take()
+        .unwrap_or_else(|| BytesMut::with_capacity(64 * 1024));
     let mut batch = Batch {
-        buf: BytesMut::with_capacity(64 * 1024),
+        buf,
         ..Batch::default()
     };
+    let end = drain(&shared, wr, &cancel, &mut batch).await;
+    // Keep the buffer for the next connection (its contents were requeued or written).
+    batch.clear();
+    if batch.buf.capacity() <= 4 * shared.opts.write_buffer_size {
+        *lock(&shared.spare_write_buf) = Some(std::mem::take(&mut batch.buf));
+    }
+    end
+}
+
+async fn drain<W: AsyncWrite + Unpin>(
+    shared: &Shared,
+    mut wr: W,
+    cancel: &Notify,
+    batch: &mut Batch,
+) -> WriterEnd {
     // Bytes of the last batch, fully written, not yet added to the connection's tally.
     let mut completed = 0u64;
     loop {
@@ -119,11 +137,11 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
             }
         }
         let result = tokio::select! {
-            r = write_batch(&mut wr, &mut batch) => r.map_err(|e| Error::io("write", &e)),
+            r = write_batch(&mut wr, batch) => r.map_err(|e| Error::io("write", &e)),
             _ = cancel.notified() => Err(Error::new(crate::ErrorKind::Disconnected, "connection closed")),
         };
         if let Err(e) = result {
-            let handed = requeue_unsent(&shared, &mut batch);
+            let handed = requeue_unsent(shared, batch);
             let stopped = e.kind() == crate::ErrorKind::Disconnected;
             return WriterEnd {
                 handed,
