@@ -214,6 +214,8 @@ pub(crate) struct Shared {
     pub(crate) space: Notify,
     pub(crate) subs: Mutex<HashMap<u64, Arc<SubShared>>>,
     pub(crate) mux: Mutex<Mux>,
+    /// The mux subscription's subject, `<mux prefix>*`: fixed for the client's life.
+    mux_subject: String,
     pub(crate) info: Mutex<Arc<Info>>,
     pub(crate) max_payload: AtomicUsize,
     pub(crate) counters: Counters,
@@ -239,6 +241,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(opts: ConnectOptions, pool: ServerPool) -> Self {
         let mux = Mux::new(&opts.inbox_prefix);
+        let mux_subject = format!("{}*", mux.prefix);
         let events = EventHub::new(opts.event_callback.clone());
         Shared {
             out: Mutex::new(Outbound {
@@ -262,6 +265,7 @@ impl Shared {
             space: Notify::new(),
             subs: Mutex::new(HashMap::new()),
             mux: Mutex::new(mux),
+            mux_subject,
             info: Mutex::new(Arc::new(Info::default())),
             max_payload: AtomicUsize::new(1024 * 1024),
             counters: Counters::default(),
@@ -494,10 +498,7 @@ impl Shared {
         // Validate before touching the mux state so a bad subject changes nothing.
         proto::validate_publish_subject(subject)?;
         self.check_control_line(subject.len() + reply.len())?;
-        let mux_subject = {
-            let mux = lock(&self.mux);
-            format!("{}*", mux.prefix)
-        };
+        let mux_subject = &self.mux_subject;
         let estimate =
             subject.len() + reply.len() + header_len + payload.len() + mux_subject.len() + 96;
         self.enqueue(estimate, true, alone, |out| {
@@ -505,7 +506,7 @@ impl Shared {
                 // While disconnected, `on_connected` sends it with the other subscriptions;
                 // writing it here too would subscribe it twice.
                 if out.state == ConnState::Connected {
-                    proto::encode_sub(&mut out.buf, &mux_subject, None, MUX_SID)?;
+                    proto::encode_sub(&mut out.buf, mux_subject, None, MUX_SID)?;
                 }
                 out.mux_subscribed = true;
             }
@@ -674,9 +675,8 @@ impl Shared {
             subs.retain(|_, sub| sub.encode_resubscribe(&mut resub));
         }
         if out.mux_subscribed {
-            let prefix = lock(&self.mux).prefix.clone();
-            // The prefix was validated when the first request went out.
-            let _ = proto::encode_sub(&mut resub, &format!("{prefix}*"), None, MUX_SID);
+            // The subject was validated when the first request went out.
+            let _ = proto::encode_sub(&mut resub, &self.mux_subject, None, MUX_SID);
         }
         out.push_front(resub.freeze());
         out.state = ConnState::Connected;
