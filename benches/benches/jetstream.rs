@@ -20,9 +20,8 @@
 //! costs, so throughput alone hides the client's own cost. Iterations take seconds, so
 //! criterion warns that 10 samples do not fit in 5 s; the whole bench takes about 2 minutes.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{
@@ -32,8 +31,10 @@ use criterion::{
 // Only `runtime()` is used here.
 #[allow(dead_code)]
 mod common;
+mod cpu;
 
 use common::runtime;
+use cpu::CpuMeter;
 use gnat_test_support::NatsServer;
 use jetstream::{PurgeRequest, StorageType, StreamConfig};
 
@@ -46,16 +47,13 @@ const WINDOW: usize = 256;
 
 /// The shared setup: a JetStream server, one connection per client, and the stream.
 struct Setup {
-    server: NatsServer,
+    /// Kept to keep the server running for as long as the setup lives.
+    _server: NatsServer,
     rt: tokio::runtime::Runtime,
     gnat: jetstream::Context,
     official: async_nats::jetstream::Context,
     payload: Bytes,
-    /// Set when a benchmark ran (a name filter may skip it).
-    ran: Cell<bool>,
-    /// CPU time (ns) of this process and of the server during the timed parts, and the
-    /// messages published meanwhile, since the last report.
-    cpu: Cell<(u64, u64, u64)>,
+    cpu: CpuMeter,
 }
 
 impl Setup {
@@ -76,13 +74,12 @@ impl Setup {
             (gnat, official)
         });
         Setup {
-            server,
             rt,
             gnat,
             official,
             payload: Bytes::from(gnat_benches::payload(PAYLOAD_SIZE)),
-            ran: Cell::new(false),
-            cpu: Cell::new((0, 0, 0)),
+            cpu: CpuMeter::new(server.pid()),
+            _server: server,
         }
     }
 
@@ -92,65 +89,28 @@ impl Setup {
         F: FnMut() -> Fut,
         Fut: Future<Output = ()>,
     {
-        self.ran.set(true);
         let mut total = Duration::ZERO;
         for _ in 0..iters {
-            self.rt.block_on(async {
+            total += self.rt.block_on(async {
                 self.gnat
                     .purge_stream(STREAM, PurgeRequest::new())
                     .await
                     .unwrap();
-                let (me, server) = (cpu_ns(std::process::id()), cpu_ns(self.server.pid()));
-                let started = Instant::now();
-                body().await;
-                total += started.elapsed();
-                let (c, s, n) = self.cpu.get();
-                self.cpu.set((
-                    c + cpu_ns(std::process::id()).saturating_sub(me),
-                    s + cpu_ns(self.server.pid()).saturating_sub(server),
-                    n + messages,
-                ));
+                self.cpu.measure(messages, body()).await
             });
         }
         total
     }
 
-    /// Prints the CPU time per message of the client and of the server since the last report
-    /// (where the time goes: on 2 cores the server's share decides the pipelined figure).
-    fn report_cpu(&self, name: &str) {
-        let (client, server, n) = self.cpu.replace((0, 0, 0));
-        if n > 0 {
-            println!(
-                "{name:<36} CPU per message: client {:>5.2} µs, server {:>5.2} µs",
-                client as f64 / n as f64 / 1e3,
-                server as f64 / n as f64 / 1e3
-            );
-        }
-    }
-
     /// Checks that the stream holds what the last iteration published, if one ran, and
     /// prints the CPU figures.
     fn check(&self, name: &str, expected: u64) {
-        if !self.ran.replace(false) {
+        if !self.cpu.report(name, "message") {
             return;
         }
-        self.report_cpu(name);
         let info = self.rt.block_on(self.gnat.stream_info(STREAM)).unwrap();
         assert_eq!(info.state.messages, expected, "stream message count");
     }
-}
-
-/// CPU time in nanoseconds of every thread of process `pid` so far (`/proc/<pid>/task/*/schedstat`),
-/// 0 where that is not available.
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
 }
 
 fn sequential(c: &mut Criterion, setup: &Setup) {

@@ -19,9 +19,8 @@
 //! server during the timed parts (`/proc/<pid>/task/*/schedstat`), to tell client cost from
 //! server cost on a machine whose cores they share. The whole bench takes about 3 minutes.
 
-use std::cell::Cell;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{
@@ -31,9 +30,11 @@ use criterion::{
 // Only `runtime()` is used here.
 #[allow(dead_code)]
 mod common;
+mod cpu;
 
 use async_nats::jetstream::kv as official_kv;
 use common::runtime;
+use cpu::CpuMeter;
 use gnat_test_support::NatsServer;
 
 const VALUE_SIZE: usize = 128;
@@ -45,17 +46,14 @@ const MANY: usize = 100;
 const LIVE_READS: u64 = 100_000;
 
 struct Setup {
-    server: NatsServer,
+    /// Kept to keep the server running for as long as the setup lives.
+    _server: NatsServer,
     rt: tokio::runtime::Runtime,
     gnat: kv::Store,
     official: official_kv::Store,
     value: Bytes,
     keys: Vec<String>,
-    /// Set when a benchmark ran (a name filter may skip it).
-    ran: Cell<bool>,
-    /// CPU time (ns) of this process and of the server during the timed parts, and the
-    /// operations meanwhile, since the last report.
-    cpu: Cell<(u64, u64, u64)>,
+    cpu: CpuMeter,
 }
 
 impl Setup {
@@ -91,14 +89,13 @@ impl Setup {
             (gnat, official)
         });
         Setup {
-            server,
             rt,
             gnat,
             official,
             value,
             keys,
-            ran: Cell::new(false),
-            cpu: Cell::new((0, 0, 0)),
+            cpu: CpuMeter::new(server.pid()),
+            _server: server,
         }
     }
 
@@ -109,52 +106,21 @@ impl Setup {
         F: FnMut() -> Fut,
         Fut: Future<Output = ()>,
     {
-        self.ran.set(true);
         let mut total = Duration::ZERO;
         for _ in 0..iters {
-            self.rt.block_on(async {
-                let (me, server) = (cpu_ns(std::process::id()), cpu_ns(self.server.pid()));
-                let started = Instant::now();
-                body().await;
-                total += started.elapsed();
-                let (c, s, n) = self.cpu.get();
-                self.cpu.set((
-                    c + cpu_ns(std::process::id()).saturating_sub(me),
-                    s + cpu_ns(self.server.pid()).saturating_sub(server),
-                    n + ops,
-                ));
-            });
+            total += self.rt.block_on(self.cpu.measure(ops, body()));
         }
         total
     }
 
     /// Prints the CPU time per operation since the last report, if a benchmark ran.
     fn report(&self, name: &str) {
-        let (client, server, n) = self.cpu.replace((0, 0, 0));
-        if self.ran.replace(false) && n > 0 {
-            println!(
-                "{name:<32} CPU per op: client {:>6.2} µs, server {:>6.2} µs ({n} ops)",
-                client as f64 / n as f64 / 1e3,
-                server as f64 / n as f64 / 1e3
-            );
-        }
+        self.cpu.report(name, "op");
     }
 
     fn key(&self, i: u64) -> &str {
         &self.keys[(i % KEYS as u64) as usize]
     }
-}
-
-/// CPU time in nanoseconds of every thread of process `pid` so far, 0 where unknown.
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    threads
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
 }
 
 fn group<'a>(
