@@ -113,16 +113,17 @@ fn dispatch(
                     continue;
                 }
                 let table = subs.get_or_insert_with(|| lock(&shared.subs));
-                let Some(sub) = table.get(&msg.sid).cloned() else {
+                let Some(sub) = table.get(&msg.sid) else {
                     // Unsubscribed locally; the server had not processed the UNSUB yet.
                     continue;
                 };
+                let sid = msg.sid;
                 let delivery = sub.offer(msg, read, &shared.counters);
                 if delivery.slow_event {
-                    events.push(slow_consumer_event(&sub));
+                    events.push(slow_consumer_event(sub));
                 }
                 if delivery.remove {
-                    table.remove(&sub.sid);
+                    table.remove(&sid);
                 }
                 continue;
             }
