@@ -24,10 +24,8 @@
 //! ns per `get`, i.e. 13–16 million reads a second from one task — against ~100 µs for a
 //! `Store::get` round trip.
 
-use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::task::{Context as TaskContext, Poll};
@@ -43,22 +41,6 @@ use crate::watch::{WatchEvent, WatchOptions, Watcher};
 
 /// The most watch events applied under one write lock.
 pub(crate) const BATCH: usize = 256;
-
-/// A key in the map: hashed and compared as `str`, so lookups by `&str` work.
-#[derive(Clone, PartialEq, Eq)]
-struct MapKey(Key);
-
-impl Hash for MapKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.as_str().hash(state);
-    }
-}
-
-impl Borrow<str> for MapKey {
-    fn borrow(&self) -> &str {
-        self.0.as_str()
-    }
-}
 
 /// Where a live view is.
 #[derive(Debug, Clone)]
@@ -83,7 +65,8 @@ struct Progress {
     last_error: Option<Error>,
 }
 
-type Map = HashMap<MapKey, Entry>;
+/// `Key` hashes as the `str` it borrows as, so lookups by `&str` work.
+type Map = HashMap<Key, Entry>;
 
 /// A local, continuously updated map of the keys of a bucket matching some filters; see
 /// [`Store::live_view`].
@@ -173,7 +156,7 @@ impl LiveView {
 
     /// The keys with a value, in no particular order.
     pub fn keys(&self) -> Vec<Key> {
-        self.read().keys().map(|k| k.0.clone()).collect()
+        self.read().keys().cloned().collect()
     }
 
     /// Every entry, in no particular order (a copy of the map's entries; the values are
@@ -256,7 +239,7 @@ fn ended() -> Error {
 
 /// One prepared change.
 enum Change {
-    Put(MapKey, Entry),
+    Put(Key, Entry),
     Remove(Key),
 }
 
@@ -307,7 +290,7 @@ async fn run(mut watcher: Watcher, map: Arc<RwLock<Map>>, tx: watch::Sender<Prog
                             value,
                             ..e
                         };
-                        changes.push(Change::Put(MapKey(key), entry));
+                        changes.push(Change::Put(key, entry));
                     }
                 }
                 Ok(WatchEvent::InitialDone) => initial_done = true,
@@ -349,8 +332,8 @@ mod tests {
 
     #[test]
     fn map_keys_look_up_by_str() {
-        let mut m: HashMap<MapKey, u32> = HashMap::new();
-        m.insert(MapKey(Key::from("a.b")), 1);
+        let mut m: HashMap<Key, u32> = HashMap::new();
+        m.insert(Key::from("a.b"), 1);
         assert_eq!(m.get("a.b"), Some(&1));
         assert_eq!(m.get("a.c"), None);
     }
