@@ -15,7 +15,7 @@
 //! remembers not to try again, so only the first call pays for the probe; after a timeout
 //! or no responders only that call falls back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use jetstream::UpTo;
@@ -64,12 +64,19 @@ impl Store {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        // Each distinct key is asked for once; the answer fills every position it appears in.
+        let mut seen = HashSet::with_capacity(keys.len());
+        let unique: Vec<&str> = keys
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|k| seen.insert(*k))
+            .collect();
         let found = if self.inner.direct_prefix.is_none()
             || !self.inner.multi_last.load(Ordering::Relaxed)
         {
-            self.get_each(&keys).await?
+            self.get_each(&unique).await?
         } else {
-            match self.get_multi_last(&keys).await {
+            match self.get_multi_last(&unique).await {
                 Ok(found) => found,
                 Err(e) if e.jetstream().is_some_and(multi_last_unsupported) => {
                     // A status is the server's definite answer; a timeout or no responders
@@ -77,7 +84,7 @@ impl Store {
                     if e.code().is_some_and(|c| c == 408 || c == 413) {
                         self.inner.multi_last.store(false, Ordering::Relaxed);
                     }
-                    self.get_each(&keys).await?
+                    self.get_each(&unique).await?
                 }
                 Err(e) => return Err(e),
             }
@@ -93,16 +100,10 @@ impl Store {
             .collect())
     }
 
-    /// The latest entries (tombstones included) of `keys`, by key, through multi-last
-    /// direct gets.
-    async fn get_multi_last<S: AsRef<str>>(&self, keys: &[S]) -> Result<HashMap<String, Entry>> {
-        let mut subjects: Vec<String> = Vec::with_capacity(keys.len());
-        let mut seen: HashMap<&str, ()> = HashMap::with_capacity(keys.len());
-        for k in keys {
-            if seen.insert(k.as_ref(), ()).is_none() {
-                subjects.push(self.read_subject(k.as_ref()));
-            }
-        }
+    /// The latest entries (tombstones included) of the distinct `keys`, by key, through
+    /// multi-last direct gets.
+    async fn get_multi_last(&self, keys: &[&str]) -> Result<HashMap<String, Entry>> {
+        let subjects: Vec<String> = keys.iter().map(|k| self.read_subject(k)).collect();
         let chunks = chunk(subjects);
         let mut messages = Vec::new();
         if let [only] = chunks.as_slice() {
@@ -141,20 +142,11 @@ impl Store {
         Ok(found)
     }
 
-    /// The latest entries (tombstones included) of `keys`, by key, through single gets,
-    /// [`FALLBACK_CONCURRENCY`] at a time.
-    async fn get_each<S: AsRef<str>>(&self, keys: &[S]) -> Result<HashMap<String, Entry>> {
-        let mut unique: Vec<String> = Vec::with_capacity(keys.len());
-        {
-            let mut seen: HashMap<&str, ()> = HashMap::with_capacity(keys.len());
-            for k in keys {
-                if seen.insert(k.as_ref(), ()).is_none() {
-                    unique.push(k.as_ref().to_string());
-                }
-            }
-        }
-        let mut found = HashMap::with_capacity(unique.len());
-        let mut pending = unique.into_iter();
+    /// The latest entries (tombstones included) of the distinct `keys`, by key, through
+    /// single gets, [`FALLBACK_CONCURRENCY`] at a time.
+    async fn get_each(&self, keys: &[&str]) -> Result<HashMap<String, Entry>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut pending = keys.iter().map(|k| k.to_string());
         let mut tasks = JoinSet::new();
         loop {
             while tasks.len() < FALLBACK_CONCURRENCY {
