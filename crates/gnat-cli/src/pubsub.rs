@@ -142,12 +142,7 @@ pub(crate) fn message_text(n: u64, msg: &Message) -> Vec<u8> {
         text.push_str(&format!(" with reply {:?}", reply.as_str()));
     }
     text.push('\n');
-    if let Some(h) = msg.headers.as_ref().filter(|h| !h.is_empty()) {
-        for (name, value) in h.iter() {
-            text.push_str(&format!("{name}: {value}\n"));
-        }
-        text.push('\n');
-    }
+    text.push_str(&header_block(msg.headers.as_ref()));
     let mut out = text.into_bytes();
     out.extend_from_slice(&msg.payload);
     out.extend_from_slice(b"\n\n");
@@ -257,13 +252,7 @@ pub(crate) async fn req(conn: &ConnectionArgs, args: ReqArgs) -> Result<()> {
     } else if args.raw {
         term::out(&reply.payload)?;
     } else {
-        let mut text = Vec::new();
-        if let Some(h) = reply.headers.as_ref().filter(|h| !h.is_empty()) {
-            for (name, value) in h.iter() {
-                text.extend_from_slice(format!("{name}: {value}\n").as_bytes());
-            }
-            text.push(b'\n');
-        }
+        let mut text = header_block(reply.headers.as_ref()).into_bytes();
         text.extend_from_slice(&reply.payload);
         text.push(b'\n');
         term::out(&text)?;
@@ -301,6 +290,18 @@ pub(crate) async fn reply(conn: &ConnectionArgs, args: ReplyArgs) -> Result<()> 
     client.flush().await?;
     client.close().await;
     Ok(())
+}
+
+/// Headers as `Name: value` lines and a blank line, or nothing when there are none.
+fn header_block(headers: Option<&HeaderMap>) -> String {
+    let mut text = String::new();
+    if let Some(h) = headers.filter(|h| !h.is_empty()) {
+        for (name, value) in h.iter() {
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
