@@ -109,6 +109,16 @@ impl Outbound {
         self.buf.extend_from_slice(&kept);
     }
 
+    /// The PINGs queued so far are handed to the socket (or are next in line for it): a PONG
+    /// for each will confirm everything written before them.
+    pub(crate) fn hand_over_pings(&mut self) {
+        let start = self.conn_written;
+        for _ in 0..self.pings_queued {
+            self.ping_marks.push_back(start);
+        }
+        self.pings_queued = 0;
+    }
+
     /// Marks the writer busy and says whether it must be woken (it was parked).
     pub(crate) fn take_wake(&mut self) -> bool {
         if self.writer_idle && self.state == ConnState::Connected {
@@ -136,11 +146,7 @@ impl Outbound {
         {
             // PINGs queued here are on the wire (or next in line for the writer) from now
             // on; a PONG confirms what the socket had before this write.
-            let start = self.conn_written;
-            for _ in 0..self.pings_queued {
-                self.ping_marks.push_back(start);
-            }
-            self.pings_queued = 0;
+            self.hand_over_pings();
             self.conn_written += n as u64;
             if n == self.buf.len() {
                 self.buf.clear();

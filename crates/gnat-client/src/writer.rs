@@ -113,11 +113,7 @@ async fn drain<W: AsyncWrite + Unpin>(
                 std::mem::swap(&mut out.buf, &mut batch.buf);
                 std::mem::swap(&mut out.chunks, &mut batch.chunks);
                 out.chunks_len = 0;
-                let start = out.conn_written;
-                for _ in 0..out.pings_queued {
-                    out.ping_marks.push_back(start);
-                }
-                out.pings_queued = 0;
+                out.hand_over_pings();
                 if out.space_waiters > 0 {
                     shared.space.notify_waiters();
                 }
@@ -148,7 +144,8 @@ async fn drain<W: AsyncWrite + Unpin>(
                 error: (!stopped).then_some(e),
             };
         }
-        completed = batch.len() as u64;
+        // `write_batch` returns once the socket accepted every byte of the batch.
+        completed = batch.written as u64;
         batch.clear();
         // Give back a buffer that grew very large during a burst.
         if batch.buf.capacity() > 4 * shared.opts.write_buffer_size {
