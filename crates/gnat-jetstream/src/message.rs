@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::error::{Error, ErrorKind, Result};
-use crate::stream::{check_stream_name, check_subject_filter as check_filter, success};
+use crate::stream::{
+    SuccessReply, check_stream_name, check_subject_filter as check_filter, success,
+};
 use crate::time::Timestamp;
 
 const NATS_STREAM: &str = "Nats-Stream";
@@ -171,12 +173,6 @@ struct RawStoredMessage {
     data: Option<String>,
     #[serde(default)]
     time: Timestamp,
-}
-
-#[derive(Deserialize)]
-struct SuccessReply {
-    #[serde(default)]
-    success: bool,
 }
 
 fn decode_error(what: &str) -> Error {

@@ -778,10 +778,11 @@ struct ListReply {
     streams: Vec<StreamInfo>,
 }
 
+/// `{"success": true}`, the reply of deletes.
 #[derive(Deserialize)]
-struct SuccessReply {
+pub(crate) struct SuccessReply {
     #[serde(default)]
-    success: bool,
+    pub(crate) success: bool,
 }
 
 #[derive(Deserialize)]
