@@ -62,64 +62,112 @@ pub(crate) fn sizes(
     Ok(Sizes { header, total })
 }
 
-/// A complete frame cut from the read buffer, and where its body lies in it.
-pub(crate) struct Frame {
-    bytes: Bytes,
-    body_start: usize,
-    body_end: usize,
+/// The parsed control line of an operation with a body, as positions in the read
+/// buffer, so that the borrow of the buffer ends before the frame is cut off it.
+pub(crate) struct Head {
+    op: OpKind,
+    subject: Span,
+    reply: Option<Span>,
+    header_len: Option<usize>,
+    total: usize,
 }
 
-impl Frame {
-    /// If the control line (`line_len` bytes plus CRLF), `body_len` body bytes and the
-    /// body's CRLF are all buffered, splits them off `buf`; otherwise `None` and `buf`
-    /// is untouched.
+/// The byte slices of a cut frame.
+pub(crate) struct Parts {
+    pub(crate) subject: Bytes,
+    pub(crate) reply: Option<Bytes>,
+    pub(crate) headers: Option<Bytes>,
+    pub(crate) payload: Bytes,
+}
+
+impl Head {
+    /// A head from positions already checked: `subject` and `reply` in order
+    /// within the line, `header_len <= total <= ` the payload limit.
     #[inline]
-    pub(crate) fn take(
+    pub(crate) fn new(
+        op: OpKind,
+        subject: Span,
+        reply: Option<Span>,
+        header_len: Option<usize>,
+        total: usize,
+    ) -> Head {
+        Head {
+            op,
+            subject,
+            reply,
+            header_len,
+            total,
+        }
+    }
+
+    /// Reads the arguments of a body operation: `fixed` arguments (the subject and,
+    /// for `MSG`, the sid), an optional reply subject, then the size (or, with
+    /// `headers`, the header size and the total size).
+    #[inline]
+    pub(crate) fn parse(
+        base: *const u8,
+        args: &Args<'_>,
+        op: OpKind,
+        fixed: usize,
+        headers: bool,
+        max_payload: usize,
+    ) -> Result<Head, ProtoError> {
+        let plain = fixed.wrapping_add(1).wrapping_add(usize::from(headers));
+        let reply = match args.count() {
+            n if n == plain => None,
+            n if n == plain.wrapping_add(1) => Some(Span::of(base, args.get(fixed))),
+            got => return Err(ProtoError::WrongArgumentCount { op, got }),
+        };
+        let sizes = sizes(args, op, headers, max_payload)?;
+        Ok(Head::new(
+            op,
+            Span::of(base, args.get(0)),
+            reply,
+            headers.then_some(sizes.header),
+            sizes.total,
+        ))
+    }
+
+    /// If the control line (`line_len` bytes plus CRLF), the body and the body's CRLF
+    /// are all buffered, cuts the frame off `buf` and returns its parts (slices of
+    /// the one frame); otherwise `None` and `buf` is untouched.
+    #[inline(always)]
+    pub(crate) fn cut(
+        self,
         buf: &mut BytesMut,
         line_len: usize,
-        body_len: usize,
-        op: OpKind,
-    ) -> Result<Option<Frame>, ProtoError> {
+    ) -> Result<Option<Parts>, ProtoError> {
         let too_large = ProtoError::FrameTooLarge {
-            size: body_len,
+            size: self.total,
             limit: usize::MAX,
         };
         let body_start = line_len.checked_add(2).ok_or(too_large)?;
-        let body_end = body_start.checked_add(body_len).ok_or(too_large)?;
+        let body_end = body_start.checked_add(self.total).ok_or(too_large)?;
         let need = body_end.checked_add(2).ok_or(too_large)?;
         if buf.len() < need {
             return Ok(None);
         }
         if buf.get(body_end..need) != Some(b"\r\n".as_slice()) {
-            return Err(ProtoError::MissingBodyTerminator { op });
+            return Err(ProtoError::MissingBodyTerminator { op: self.op });
         }
-        Ok(Some(Frame {
-            bytes: buf.split_to(need).freeze(),
-            body_start,
-            body_end,
+        // The spans lie in the line, and `sizes` checked `header_len <= total`, so
+        // every range below is inside the frame.
+        let mut frame = buf.split_to(need).freeze();
+        let slice = |span: Span| frame.slice(span.start..span.end);
+        let subject = slice(self.subject);
+        let reply = self.reply.map(slice);
+        let payload_start = body_start.wrapping_add(self.header_len.unwrap_or(0));
+        let headers = self
+            .header_len
+            .map(|_| frame.slice(body_start..payload_start));
+        // The payload reuses the frame's reference.
+        frame.truncate(body_end);
+        frame.advance(payload_start);
+        Ok(Some(Parts {
+            subject,
+            reply,
+            headers,
+            payload: frame,
         }))
-    }
-
-    /// A `Bytes` view of part of the control line.
-    #[inline]
-    pub(crate) fn slice(&self, span: Span) -> Bytes {
-        self.bytes.slice(span.start..span.end)
-    }
-
-    /// Splits the body into the header block (when `header_len` is given) and the
-    /// payload, consuming the frame (the payload reuses the frame's reference).
-    #[inline(always)]
-    pub(crate) fn into_body(self, header_len: Option<usize>) -> (Option<Bytes>, Bytes) {
-        // `Frame::take` checked `body_start + body_len + 2 <= len` and the size
-        // parser checked `header_len <= body_len`, so these cannot wrap.
-        let payload_start = self
-            .body_start
-            .wrapping_add(header_len.unwrap_or(0))
-            .min(self.body_end);
-        let headers = header_len.map(|_| self.bytes.slice(self.body_start..payload_start));
-        let mut payload = self.bytes;
-        payload.truncate(self.body_end);
-        payload.advance(payload_start);
-        (headers, payload)
     }
 }

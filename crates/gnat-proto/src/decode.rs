@@ -141,20 +141,19 @@ impl Decoder {
     /// [`Decoder`] for the `Ok(None)`/`Ok(Some)`/`Err` contract.
     #[inline]
     pub fn decode_server(&self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
+        // The hot path: a `MSG`/`HMSG` as a real server writes it.
+        let limits = &self.limits;
+        if let Some(msg) = msg::decode_canonical(buf, limits.max_control_line, limits.max_payload) {
+            return Ok(msg?.map(ServerOp::Msg));
+        }
+        self.decode_server_general(buf)
+    }
+
+    /// Decodes by the full grammar (every operation, any case, any whitespace).
+    fn decode_server_general(&self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
         let Some(line_len) = find_line(buf, self.limits.max_control_line, b"INFO")? else {
             return Ok(None);
         };
-        let line = buf.get(..line_len).unwrap_or_default();
-        // The hot paths: an upper-case `MSG ` or `HMSG ` from a real server.
-        let fast = match line.first() {
-            Some(b'M') => line.strip_prefix(b"MSG ").map(|rest| (rest, false)),
-            Some(b'H') => line.strip_prefix(b"HMSG ").map(|rest| (rest, true)),
-            _ => None,
-        };
-        if let Some((rest, headers)) = fast {
-            let head = msg::Head::parse(buf.as_ptr(), rest, headers, self.limits.max_payload)?;
-            return Ok(head.finish(buf, line_len)?.map(ServerOp::Msg));
-        }
         self.decode_server_line(buf, line_len)
     }
 
@@ -195,8 +194,8 @@ impl Decoder {
         let op = match client_op(word) {
             Some(op @ (OpKind::Pub | OpKind::Hpub)) => {
                 let headers = op == OpKind::Hpub;
-                let head = publish::Head::parse(base, rest, headers, self.limits.max_payload)?;
-                return Ok(head.finish(buf, line_len)?.map(ClientOp::Pub));
+                let head = publish::parse(base, rest, headers, self.limits.max_payload)?;
+                return Ok(publish::finish(head, buf, line_len)?.map(ClientOp::Pub));
             }
             Some(OpKind::Sub) => {
                 let head = SubHead::parse(base, rest)?;
@@ -276,4 +275,64 @@ fn json<T: serde::de::DeserializeOwned>(rest: &[u8], op: OpKind) -> Result<T, Pr
         return Err(ProtoError::InvalidJson { op });
     }
     serde_json::from_slice(rest).map_err(|_| ProtoError::InvalidJson { op })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `input` both ways (the canonical fast path first, and the general
+    /// path alone) and checks that they agree on the result and on what is left.
+    fn agree(decoder: &Decoder, input: &[u8]) {
+        let mut fast = BytesMut::from(input);
+        let mut general = BytesMut::from(input);
+        let a = decoder.decode_server(&mut fast);
+        let b = decoder.decode_server_general(&mut general);
+        assert_eq!(a, b, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(input));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_grammar() {
+        let frames: [&[u8]; 12] = [
+            b"MSG foo.bar 9 5\r\nhello\r\n",
+            b"MSG foo.bar 9 _INBOX.x.y 5\r\nhello\r\n",
+            b"MSG a 1 0\r\n\r\n",
+            b"HMSG foo 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+            b"HMSG foo 1 r.1 12 12\r\nNATS/1.0\r\n\r\n\r\n",
+            b"HMSG foo 1 r 13 12\r\nNATS/1.0\r\n\r\n\r\n",
+            b"MSG  foo 1 1\r\nx\r\n",
+            b"MSG foo 1 1 \r\nx\r\n",
+            b"MSG\tfoo 1 1\r\nx\r\n",
+            b"msg foo 1 1\r\nx\r\n",
+            b"MSG foo 18446744073709551616 1\r\nx\r\n",
+            b"MSG foo 1 99999\r\n",
+        ];
+        let decoders = [
+            Decoder::default(),
+            Decoder::new(Limits {
+                max_control_line: 12,
+                max_payload: 4,
+            }),
+        ];
+        // Every frame, every prefix of it, and every single-byte mutation of it.
+        let mutations = [b' ', b'\t', b'\r', b'\n', b'0', b'9', b'x', b'M'];
+        for decoder in &decoders {
+            for frame in frames {
+                for len in 0..=frame.len() {
+                    agree(decoder, frame.get(..len).unwrap_or_default());
+                }
+                let mut two = frame.to_vec();
+                two.extend_from_slice(frame);
+                agree(decoder, &two);
+                for i in 0..frame.len() {
+                    for m in mutations {
+                        let mut mutated = frame.to_vec();
+                        mutated[i] = m;
+                        agree(decoder, &mutated);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -6,10 +6,12 @@
 //! ```
 
 use bytes::{Bytes, BytesMut};
+use memchr::memchr;
 
-use crate::body::{Frame, number, sizes};
+use crate::body::{self, number};
 use crate::error::{NumField, OpKind, ProtoError};
 use crate::line::{Args, Span};
+use crate::num::parse_u64;
 
 /// A message delivered by the server (`MSG` or `HMSG`).
 ///
@@ -32,15 +34,11 @@ pub struct Msg {
     pub payload: Bytes,
 }
 
-/// The parsed control line of a `MSG`/`HMSG`: positions, not bytes, so that the
-/// borrow of the read buffer ends before the frame is split off it.
+/// The parsed control line of a `MSG`/`HMSG`: the body operation's positions and
+/// the sid.
 pub(crate) struct Head {
-    op: OpKind,
-    subject: Span,
+    body: body::Head,
     sid: u64,
-    reply: Option<Span>,
-    header_len: Option<usize>,
-    total: usize,
 }
 
 impl Head {
@@ -55,23 +53,10 @@ impl Head {
     ) -> Result<Head, ProtoError> {
         let op = if headers { OpKind::Hmsg } else { OpKind::Msg };
         let args = Args::parse(rest);
-        // MSG: 3 args, or 4 with a reply; HMSG: one more (the header size).
-        let plain = if headers { 4 } else { 3 };
-        let reply = match args.count() {
-            n if n == plain => None,
-            n if n == plain.wrapping_add(1) => Some(Span::of(base, args.get(2))),
-            got => return Err(ProtoError::WrongArgumentCount { op, got }),
-        };
+        // subject and sid, then [reply] and the size(s)
+        let body = body::Head::parse(base, &args, op, 2, headers, max_payload)?;
         let sid = number(args.get(1), op, NumField::Sid)?;
-        let sizes = sizes(&args, op, headers, max_payload)?;
-        Ok(Head {
-            op,
-            subject: Span::of(base, args.get(0)),
-            sid,
-            reply,
-            header_len: headers.then_some(sizes.header),
-            total: sizes.total,
-        })
+        Ok(Head { body, sid })
     }
 
     /// Cuts the message out of `buf` (whose control line is `line_len` bytes) once
@@ -82,18 +67,142 @@ impl Head {
         buf: &mut BytesMut,
         line_len: usize,
     ) -> Result<Option<Msg>, ProtoError> {
-        let Some(frame) = Frame::take(buf, line_len, self.total, self.op)? else {
+        let Some(parts) = self.body.cut(buf, line_len)? else {
             return Ok(None);
         };
-        let subject = frame.slice(self.subject);
-        let reply = self.reply.map(|r| frame.slice(r));
-        let (headers, payload) = frame.into_body(self.header_len);
         Ok(Some(Msg {
-            subject,
+            subject: parts.subject,
             sid: self.sid,
-            reply,
-            headers,
-            payload,
+            reply: parts.reply,
+            headers: parts.headers,
+            payload: parts.payload,
         }))
+    }
+}
+
+/// Decodes a `MSG`/`HMSG` written the way nats-server writes it (upper-case name,
+/// arguments separated by single spaces) in one pass over its control line.
+///
+/// `None` means "not this fast case": another operation, a line that is not
+/// complete or not canonical (tabs, runs of spaces, a wrong argument count), or a
+/// line with any error in it. The general path then decodes it, or names its
+/// error, by the full grammar. So this path never decides an error of the line
+/// itself; the only error it returns is the body's missing CRLF, which the general
+/// path would report for the same (canonical) line.
+#[inline(always)]
+pub(crate) fn decode_canonical(
+    buf: &mut BytesMut,
+    max_control_line: usize,
+    max_payload: usize,
+) -> Option<Result<Option<Msg>, ProtoError>> {
+    let window = buf.get(..max_control_line.saturating_add(2)).unwrap_or(buf);
+    let lf = memchr(b'\n', window)?;
+    let line_len = lf.checked_sub(1)?;
+    let line = window.get(..line_len)?;
+    if window.get(line_len) != Some(&b'\r') {
+        return None;
+    }
+    let (headers, op, name_len) = match line.first() {
+        Some(b'M') if line.starts_with(b"MSG ") => (false, OpKind::Msg, 4),
+        Some(b'H') if line.starts_with(b"HMSG ") => (true, OpKind::Hmsg, 5),
+        _ => return None,
+    };
+    let seps = Separators::find(line, name_len)?;
+    // subject sid [reply] [#header] #total: the reply is there if there is one
+    // argument more than without it.
+    let plain = 2usize.wrapping_add(usize::from(headers));
+    let with_reply = match seps.count.checked_sub(plain)? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    // Arguments lie between separators; an empty one means runs of spaces, or a
+    // space at either end: not canonical.
+    let arg = |start: usize, end: usize| -> Option<Span> {
+        let start = start.checked_add(1)?;
+        (start < end).then_some(Span { start, end })
+    };
+    let bytes = |span: Span| line.get(span.start..span.end);
+    let subject = arg(name_len.wrapping_sub(1), seps.first)?;
+    let sid = parse_u64(bytes(arg(seps.first, seps.second)?)?)?;
+    let total = arg(seps.last, line_len)?;
+    let total = usize::try_from(parse_u64(bytes(total)?)?).ok()?;
+    // The argument before the total: the header size (HMSG) or the reply (MSG).
+    let before = if seps.count > 2 {
+        arg(seps.second_last, seps.last)?
+    } else {
+        Span { start: 0, end: 0 }
+    };
+    let (reply, header_len) = if headers {
+        let header = usize::try_from(parse_u64(bytes(before)?)?).ok()?;
+        if header > total {
+            return None;
+        }
+        let reply = if with_reply {
+            Some(arg(seps.second, seps.second_last)?)
+        } else {
+            None
+        };
+        (reply, Some(header))
+    } else {
+        (with_reply.then_some(before), None)
+    };
+    if total > max_payload {
+        return None;
+    }
+    let head = body::Head::new(op, subject, reply, header_len, total);
+    Some(head.cut(buf, line_len).map(|cut| {
+        cut.map(|parts| Msg {
+            subject: parts.subject,
+            sid,
+            reply: parts.reply,
+            headers: parts.headers,
+            payload: parts.payload,
+        })
+    }))
+}
+
+/// Where the spaces of a canonical control line are: the first two, the last two,
+/// and how many. Kept in scalars (not an array) so that they stay in registers.
+struct Separators {
+    first: usize,
+    second: usize,
+    second_last: usize,
+    last: usize,
+    count: usize,
+}
+
+impl Separators {
+    /// Finds the spaces of `line` after the operation name (`name_len` bytes with
+    /// its space); `None` for a tab.
+    #[inline(always)]
+    fn find(line: &[u8], name_len: usize) -> Option<Separators> {
+        let mut seps = Separators {
+            first: 0,
+            second: 0,
+            second_last: 0,
+            last: 0,
+            count: 0,
+        };
+        for (i, &c) in line.iter().enumerate().skip(name_len) {
+            // One comparison per byte in the common case: both separators are below it.
+            if c <= b' ' {
+                match c {
+                    b' ' => {
+                        match seps.count {
+                            0 => seps.first = i,
+                            1 => seps.second = i,
+                            _ => {}
+                        }
+                        seps.second_last = seps.last;
+                        seps.last = i;
+                        seps.count = seps.count.wrapping_add(1);
+                    }
+                    b'\t' => return None,
+                    _ => {}
+                }
+            }
+        }
+        Some(seps)
     }
 }

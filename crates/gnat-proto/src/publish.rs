@@ -10,9 +10,9 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::body::{Frame, sizes};
+use crate::body;
 use crate::error::{OpKind, ProtoError};
-use crate::line::{Args, Span};
+use crate::line::Args;
 
 /// A message published by a client (`PUB` or `HPUB`), sliced zero-copy from the
 /// frame like [`Msg`](crate::Msg).
@@ -29,62 +29,31 @@ pub struct Pub {
     pub payload: Bytes,
 }
 
-/// The parsed control line of a `PUB`/`HPUB` (positions only).
-pub(crate) struct Head {
-    op: OpKind,
-    subject: Span,
-    reply: Option<Span>,
-    header_len: Option<usize>,
-    total: usize,
+/// Parses the arguments `rest` of a `PUB` (`headers == false`) or `HPUB` line;
+/// `base` is the first byte of the read buffer holding the line.
+#[inline]
+pub(crate) fn parse(
+    base: *const u8,
+    rest: &[u8],
+    headers: bool,
+    max_payload: usize,
+) -> Result<body::Head, ProtoError> {
+    let op = if headers { OpKind::Hpub } else { OpKind::Pub };
+    // the subject, then [reply] and the size(s)
+    body::Head::parse(base, &Args::parse(rest), op, 1, headers, max_payload)
 }
 
-impl Head {
-    /// Parses the arguments `rest` of a `PUB` (`headers == false`) or `HPUB` line;
-    /// `base` is the first byte of the read buffer holding the line.
-    #[inline]
-    pub(crate) fn parse(
-        base: *const u8,
-        rest: &[u8],
-        headers: bool,
-        max_payload: usize,
-    ) -> Result<Head, ProtoError> {
-        let op = if headers { OpKind::Hpub } else { OpKind::Pub };
-        let args = Args::parse(rest);
-        // PUB: 2 args, or 3 with a reply; HPUB: one more (the header size).
-        let plain = if headers { 3 } else { 2 };
-        let reply = match args.count() {
-            n if n == plain => None,
-            n if n == plain.wrapping_add(1) => Some(Span::of(base, args.get(1))),
-            got => return Err(ProtoError::WrongArgumentCount { op, got }),
-        };
-        let sizes = sizes(&args, op, headers, max_payload)?;
-        Ok(Head {
-            op,
-            subject: Span::of(base, args.get(0)),
-            reply,
-            header_len: headers.then_some(sizes.header),
-            total: sizes.total,
-        })
-    }
-
-    /// Cuts the message out of `buf` once the whole frame is buffered.
-    #[inline]
-    pub(crate) fn finish(
-        self,
-        buf: &mut BytesMut,
-        line_len: usize,
-    ) -> Result<Option<Pub>, ProtoError> {
-        let Some(frame) = Frame::take(buf, line_len, self.total, self.op)? else {
-            return Ok(None);
-        };
-        let subject = frame.slice(self.subject);
-        let reply = self.reply.map(|r| frame.slice(r));
-        let (headers, payload) = frame.into_body(self.header_len);
-        Ok(Some(Pub {
-            subject,
-            reply,
-            headers,
-            payload,
-        }))
-    }
+/// Cuts the publish out of `buf` once the whole frame is buffered.
+#[inline]
+pub(crate) fn finish(
+    head: body::Head,
+    buf: &mut BytesMut,
+    line_len: usize,
+) -> Result<Option<Pub>, ProtoError> {
+    Ok(head.cut(buf, line_len)?.map(|parts| Pub {
+        subject: parts.subject,
+        reply: parts.reply,
+        headers: parts.headers,
+        payload: parts.payload,
+    }))
 }
