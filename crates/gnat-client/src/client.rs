@@ -262,6 +262,7 @@ impl Client {
             subject.to_string(),
             queue.map(str::to_string),
             limits,
+            shared.pacing.clone(),
         ));
         let wake = {
             let mut out = lock(&shared.out);

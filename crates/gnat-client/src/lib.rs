@@ -68,6 +68,7 @@ mod events;
 mod frames;
 mod message;
 mod options;
+mod pacing;
 mod pool;
 mod reader;
 pub mod rng;

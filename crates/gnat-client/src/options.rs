@@ -103,6 +103,7 @@ pub struct ConnectOptions {
     pub(crate) write_buffer_size: usize,
     pub(crate) retry_on_initial_connect: bool,
     pub(crate) subscription_limits: SubscriptionLimits,
+    pub(crate) pace_publishers: bool,
     pub(crate) auth: Auth,
     pub(crate) tls: TlsOptions,
     pub(crate) tls_explicit: bool,
@@ -131,6 +132,7 @@ impl Default for ConnectOptions {
             write_buffer_size: 2 * 1024 * 1024,
             retry_on_initial_connect: false,
             subscription_limits: SubscriptionLimits::default(),
+            pace_publishers: true,
             auth: Auth::None,
             tls: TlsOptions::default(),
             tls_explicit: false,
@@ -160,6 +162,7 @@ impl fmt::Debug for ConnectOptions {
             .field("write_buffer_size", &self.write_buffer_size)
             .field("retry_on_initial_connect", &self.retry_on_initial_connect)
             .field("subscription_limits", &self.subscription_limits)
+            .field("pace_publishers", &self.pace_publishers)
             .field("auth", &self.auth)
             .field("tls", &self.tls)
             .finish_non_exhaustive()
@@ -265,6 +268,20 @@ impl ConnectOptions {
     /// Default bounds of every new subscription.
     pub fn subscription_limits(mut self, limits: SubscriptionLimits) -> Self {
         self.subscription_limits = limits;
+        self
+    }
+
+    /// Whether publishes wait while one of this client's own subscriptions is backlogged and
+    /// being read (default: on). A subscription is backlogged from half of either of its
+    /// limits until its reader brings it down to a quarter; while it is, publishes on this
+    /// client wait for that, so a client that publishes to subjects it also subscribes to
+    /// does not outrun its own subscriber into slow-consumer drops. The wait lasts only while
+    /// the backlogged subscription is being read: when no batch is taken from it for
+    /// 10 ms (it is read by the publishing task itself, or not at all, or slowly),
+    /// publishers go on and do not wait again until its reader takes another batch. Off:
+    /// publishes never wait for subscribers, and a subscriber that falls behind drops.
+    pub fn pace_publishers(mut self, pace: bool) -> Self {
+        self.pace_publishers = pace;
         self
     }
 

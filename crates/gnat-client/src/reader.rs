@@ -1,6 +1,7 @@
 //! The reader task: one read buffer, frames cut out zero-copy, dispatched without blocking.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, MutexGuard};
 
 use bytes::BytesMut;
 use proto::{Decoder, ServerOp};
@@ -9,10 +10,13 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event};
 use crate::lock;
 use crate::shared::{Command, MUX_SID, Shared};
-use crate::subscription::{CloseReason, slow_consumer_event};
+use crate::subscription::{CloseReason, SubShared, slow_consumer_event};
 
 /// Read at least this much at a time; the buffer grows for larger frames.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Most messages handed to a subscription at once (bounds the reader's batch vector).
+const OFFER_BATCH: usize = 256;
 
 /// Why the reader stopped.
 #[derive(Debug)]
@@ -45,15 +49,34 @@ pub(crate) async fn run(
         max_payload: proto::Limits::default().max_payload,
     });
     let mut events: Vec<Event> = Vec::new();
+    let mut batch = Batch {
+        sid: 0,
+        msgs: Vec::with_capacity(OFFER_BATCH),
+    };
     // Numbers the socket reads; subscriptions use it to tell a lagging consumer (see
     // `SubShared::offer`).
     let mut read: u64 = 0;
     let end = loop {
-        if let Err(end) = dispatch(&shared, &decoder, &mut buf, &server, read, &mut events) {
+        if let Err(end) = dispatch(
+            &shared,
+            &decoder,
+            &mut buf,
+            &server,
+            read,
+            &mut events,
+            &mut batch,
+        ) {
             flush_events(&shared, &mut events);
             break end;
         }
         flush_events(&shared, &mut events);
+        if shared.pacing.any_backlogged() {
+            // A subscription is falling behind. Its stream was most likely woken onto this
+            // worker thread, where it cannot run until this task yields — and a socket that
+            // always has data keeps this task busy for tokio's whole coop budget of reads
+            // (megabytes of messages). Let it run before reading more.
+            tokio::task::yield_now().await;
+        }
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
@@ -80,6 +103,40 @@ fn flush_events(shared: &Shared, events: &mut Vec<Event>) {
     }
 }
 
+/// Consecutive messages for one subscription, offered to it together (one lock of its queue
+/// and one wake-up of its reader per batch instead of per message).
+struct Batch {
+    sid: u64,
+    msgs: Vec<proto::Msg>,
+}
+
+impl Batch {
+    /// Offers the batch to its subscription, if that still exists.
+    fn offer(
+        &mut self,
+        shared: &Shared,
+        table: &mut HashMap<u64, Arc<SubShared>>,
+        read: u64,
+        events: &mut Vec<Event>,
+    ) {
+        if self.msgs.is_empty() {
+            return;
+        }
+        let Some(sub) = table.get(&self.sid) else {
+            // Unsubscribed locally; the server had not processed the UNSUB yet.
+            self.msgs.clear();
+            return;
+        };
+        let delivery = sub.offer(&mut self.msgs, read, &shared.counters);
+        if delivery.slow_event {
+            events.push(slow_consumer_event(sub));
+        }
+        if delivery.remove {
+            table.remove(&self.sid);
+        }
+    }
+}
+
 /// Decodes and handles every complete frame in `buf`.
 fn dispatch(
     shared: &Shared,
@@ -88,50 +145,53 @@ fn dispatch(
     server: &str,
     read: u64,
     events: &mut Vec<Event>,
+    batch: &mut Batch,
 ) -> Result<(), ReadEnd> {
     let mut in_messages = 0u64;
     let mut in_bytes = 0u64;
-    let result = (|| {
-        // The subscription table is locked once per batch of messages, not per message.
-        let mut subs = None;
-        loop {
-            let op = match decoder.decode_server(buf) {
-                Ok(Some(op)) => op,
-                Ok(None) => return Ok(()),
-                Err(e) => {
-                    return Err(ReadEnd::Protocol(Error::new(
-                        ErrorKind::Protocol,
-                        format!("bad data from the server: {e}"),
-                    )));
-                }
-            };
-            if let ServerOp::Msg(msg) = op {
-                in_messages += 1;
-                in_bytes += msg.payload.len() as u64;
-                if msg.sid == MUX_SID {
-                    shared.deliver_reply(msg);
-                    continue;
-                }
-                let table = subs.get_or_insert_with(|| lock(&shared.subs));
-                let Some(sub) = table.get(&msg.sid) else {
-                    // Unsubscribed locally; the server had not processed the UNSUB yet.
-                    continue;
-                };
-                let sid = msg.sid;
-                let delivery = sub.offer(msg, read, &shared.counters);
-                if delivery.slow_event {
-                    events.push(slow_consumer_event(sub));
-                }
-                if delivery.remove {
-                    table.remove(&sid);
-                }
+    // The subscription table is locked once per run of messages, not per message.
+    let mut subs: Option<MutexGuard<'_, HashMap<u64, Arc<SubShared>>>> = None;
+    let result = loop {
+        let op = match decoder.decode_server(buf) {
+            Ok(Some(op)) => op,
+            Ok(None) => break Ok(()),
+            Err(e) => {
+                break Err(ReadEnd::Protocol(Error::new(
+                    ErrorKind::Protocol,
+                    format!("bad data from the server: {e}"),
+                )));
+            }
+        };
+        if let ServerOp::Msg(msg) = op {
+            in_messages += 1;
+            in_bytes += msg.payload.len() as u64;
+            if msg.sid == MUX_SID {
+                shared.deliver_reply(msg);
                 continue;
             }
-            // Anything else may take other locks: release the table first (lock order).
-            subs = None;
-            handle_control(shared, op, server, events)?;
+            let table = subs.get_or_insert_with(|| lock(&shared.subs));
+            if msg.sid != batch.sid || batch.msgs.len() >= OFFER_BATCH {
+                batch.offer(shared, table, read, events);
+                batch.sid = msg.sid;
+            }
+            batch.msgs.push(msg);
+            continue;
         }
-    })();
+        // Anything else may take other locks: hand over the batch and release the table
+        // first (lock order).
+        if let Some(table) = subs.as_mut() {
+            batch.offer(shared, table, read, events);
+        }
+        subs = None;
+        if let Err(end) = handle_control(shared, op, server, events) {
+            break Err(end);
+        }
+    };
+    if !batch.msgs.is_empty() {
+        let table = subs.get_or_insert_with(|| lock(&shared.subs));
+        batch.offer(shared, table, read, events);
+    }
+    drop(subs);
     Counters::add(&shared.counters.in_messages, in_messages);
     Counters::add(&shared.counters.in_bytes, in_bytes);
     result

@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Counters, Event, EventHub, Statistics};
 use crate::lock;
 use crate::options::ConnectOptions;
+use crate::pacing::Pacing;
 use crate::pool::ServerPool;
 use crate::subscription::SubShared;
 
@@ -242,6 +243,8 @@ pub(crate) struct Shared {
     /// The read buffer of a connection whose reader ended on its own (the server closed it),
     /// for the next connection, for the same reason.
     pub(crate) spare_read_buf: Mutex<Option<BytesMut>>,
+    /// Publish pacing by this client's own subscriptions.
+    pub(crate) pacing: Arc<Pacing>,
 }
 
 impl Shared {
@@ -286,6 +289,7 @@ impl Shared {
             closed_done_flag: AtomicBool::new(false),
             spare_write_buf: Mutex::new(None),
             spare_read_buf: Mutex::new(None),
+            pacing: Arc::new(Pacing::new(opts.pace_publishers)),
             opts,
         }
     }
@@ -459,6 +463,7 @@ impl Shared {
             self.max_payload.load(Ordering::Relaxed),
         )?;
         let estimate = subject.len() + reply.map_or(0, str::len) + header_len + payload.len() + 64;
+        self.pacing.wait().await;
         self.enqueue(estimate, true, false, |out| {
             if payload.len() >= CHAIN_THRESHOLD {
                 proto::encode_pub_head(&mut out.buf, subject, reply, headers, payload.len())?;

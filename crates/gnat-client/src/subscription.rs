@@ -13,6 +13,7 @@ use crate::error::{ErrorKind, Result};
 use crate::events::{Counters, Event};
 use crate::message::Message;
 use crate::options::SubscriptionLimits;
+use crate::pacing::{self, Pacing};
 use crate::shared::Shared;
 use crate::{Client, lock};
 
@@ -38,6 +39,8 @@ pub(crate) struct SubShared {
     pub(crate) subject: String,
     pub(crate) queue_group: Option<String>,
     limits: SubscriptionLimits,
+    /// The client's publish pacing, which this subscription's backlog feeds.
+    pacing: Arc<Pacing>,
     queue: Mutex<SubQueue>,
     /// Signalled when a closed subscription's queue has been consumed (client drain waits).
     consumed: Notify,
@@ -62,6 +65,8 @@ struct SubQueue {
     /// The stream holds a batch taken from `msgs` that it has not handed out completely yet
     /// (client drain waits for those too).
     in_hand: bool,
+    /// Above the high-water mark, and counted in the client's [`Pacing`].
+    backlogged: bool,
 }
 
 /// What the reader should do after offering a message.
@@ -78,12 +83,14 @@ impl SubShared {
         subject: String,
         queue_group: Option<String>,
         limits: SubscriptionLimits,
+        pacing: Arc<Pacing>,
     ) -> Self {
         SubShared {
             sid,
             subject,
             queue_group,
             limits,
+            pacing,
             queue: Mutex::new(SubQueue {
                 msgs: VecDeque::new(),
                 bytes: 0,
@@ -95,63 +102,107 @@ impl SubShared {
                 max: None,
                 detached: false,
                 in_hand: false,
+                backlogged: false,
             }),
             consumed: Notify::new(),
         }
     }
 
-    /// Offers a message from the reader. Never blocks: past the limits it drops and counts.
+    /// Offers messages from the reader (all for this subscription, in order), taking the
+    /// queue's lock once for all of them and waking the stream once. Never blocks: past the
+    /// limits it drops and counts. `msgs` is left empty.
     ///
-    /// `read` numbers the socket read the message came from. A message is a slice of that
+    /// `read` numbers the socket read the messages came from. A message is a slice of that
     /// read's buffer and keeps the whole buffer (up to 64 KiB) alive while it is queued, so a
     /// subscription that lags — its oldest queued message is from two or more reads ago —
     /// gets its new messages copied out instead: its byte limit then bounds the memory it
     /// really holds, while subscriptions that keep up stay zero-copy.
-    pub(crate) fn offer(&self, msg: proto::Msg, read: u64, counters: &Counters) -> Delivery {
-        let size = Message::wire_size(&msg);
+    pub(crate) fn offer(
+        &self,
+        msgs: &mut Vec<proto::Msg>,
+        read: u64,
+        counters: &Counters,
+    ) -> Delivery {
         let mut q = lock(&self.queue);
         let mut delivery = Delivery {
             remove: false,
             slow_event: false,
         };
-        if q.closed.is_some() {
-            // A late message after unsubscribe/drain: the server had not processed the UNSUB.
-            return delivery;
+        let mut queued = false;
+        let mut dropped = 0u64;
+        for msg in msgs.drain(..) {
+            if q.closed.is_some() {
+                // A late message after unsubscribe/drain/max: the server had not processed
+                // the UNSUB yet.
+                continue;
+            }
+            q.received += 1;
+            let size = Message::wire_size(&msg);
+            if q.msgs.len() >= self.limits.messages || q.bytes + size > self.limits.bytes {
+                q.dropped += 1;
+                dropped += 1;
+                if !q.slow {
+                    q.slow = true;
+                    delivery.slow_event = true;
+                }
+            } else {
+                if q.slow
+                    && q.msgs.len() <= self.limits.messages / 2
+                    && q.bytes <= self.limits.bytes / 2
+                {
+                    q.slow = false;
+                }
+                q.bytes += size;
+                let lagging = q
+                    .msgs
+                    .front()
+                    .is_some_and(|&(first, _)| first.saturating_add(1) < read);
+                let msg = if lagging { compact(msg) } else { msg };
+                q.msgs.push_back((read, msg));
+                queued = true;
+            }
+            if q.max.is_some_and(|max| q.received >= max) {
+                q.closed = Some(CloseReason::MaxReached);
+                delivery.remove = true;
+            }
         }
-        q.received += 1;
-        if q.msgs.len() >= self.limits.messages || q.bytes + size > self.limits.bytes {
-            q.dropped += 1;
-            Counters::add(&counters.slow_consumer_drops, 1);
-            if !q.slow {
-                q.slow = true;
-                delivery.slow_event = true;
-            }
-        } else {
-            if q.slow
-                && q.msgs.len() <= self.limits.messages / 2
-                && q.bytes <= self.limits.bytes / 2
-            {
-                q.slow = false;
-            }
-            q.bytes += size;
-            let lagging = q
-                .msgs
-                .front()
-                .is_some_and(|&(first, _)| first.saturating_add(1) < read);
-            let msg = if lagging { compact(msg) } else { msg };
-            q.msgs.push_back((read, msg));
-            if let Some(w) = q.waker.take() {
-                w.wake();
-            }
+        if dropped > 0 {
+            Counters::add(&counters.slow_consumer_drops, dropped);
         }
-        if q.max.is_some_and(|max| q.received >= max) {
-            q.closed = Some(CloseReason::MaxReached);
-            delivery.remove = true;
-            if let Some(w) = q.waker.take() {
-                w.wake();
-            }
+        if queued
+            && !q.backlogged
+            && pacing::above_high(
+                q.msgs.len(),
+                q.bytes,
+                self.limits.messages,
+                self.limits.bytes,
+            )
+        {
+            q.backlogged = true;
+            self.pacing.raise();
+        }
+        if (queued || delivery.remove)
+            && let Some(w) = q.waker.take()
+        {
+            w.wake();
         }
         delivery
+    }
+
+    /// Ends the backlogged state (see [`crate::pacing`]) once the queue is down to its
+    /// low-water mark (or cleared).
+    fn settle_backlog(&self, q: &mut SubQueue) {
+        if q.backlogged
+            && pacing::below_low(
+                q.msgs.len(),
+                q.bytes,
+                self.limits.messages,
+                self.limits.bytes,
+            )
+        {
+            q.backlogged = false;
+            self.pacing.lower();
+        }
     }
 
     /// Stops delivery; queued messages are still handed out unless the client closed.
@@ -161,6 +212,7 @@ impl SubShared {
             if reason == CloseReason::ClientClosed {
                 q.msgs.clear();
                 q.bytes = 0;
+                self.settle_backlog(&mut q);
             }
             q.closed = Some(reason);
         }
@@ -339,6 +391,7 @@ impl Subscription {
             q.msgs.clear();
             q.bytes = 0;
             q.in_hand = false;
+            self.shared.settle_backlog(&mut q);
         }
         self.local.clear();
         self.shared.close(CloseReason::Unsubscribed);
@@ -441,6 +494,10 @@ impl Stream for Subscription {
             }
             q.bytes = q.bytes.saturating_sub(taken);
             q.in_hand = true;
+            if q.backlogged {
+                this.shared.pacing.progressed();
+                this.shared.settle_backlog(&mut q);
+            }
         }
     }
 }
@@ -453,6 +510,7 @@ impl Drop for Subscription {
             q.detached = true;
             q.msgs.clear();
             q.bytes = 0;
+            self.shared.settle_backlog(&mut q);
             q.closed.is_none()
         };
         self.shared.consumed.notify_waiters();

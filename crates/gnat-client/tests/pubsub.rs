@@ -4,6 +4,7 @@
 mod real;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use gnat_client::{
     Client, CloseReason, ConnectOptions, ErrorKind, Event, HeaderMap, Message, SubscriptionLimits,
@@ -547,6 +548,103 @@ async fn slow_consumer_drops_counts_and_reports_once_per_episode() {
 }
 
 /// A byte limit works like the message limit: what fits is kept, the rest dropped and counted.
+/// Publishes `count` numbered 8 KiB messages on `client` while a task reads its own
+/// subscription (default limits: 64 MiB) steadily but more slowly than they arrive; returns
+/// (messages read, messages dropped).
+async fn publish_to_own_busy_reader(client: &Client, count: u64) -> (u64, u64) {
+    // The two tests that use this are timing-sensitive and each keeps two cores busy: run
+    // them one at a time.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let mut sub = client.subscribe("paced").await.unwrap();
+    client.flush().await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut read = 0u64;
+        while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
+            let n = u64::from_be_bytes(msg.payload[..8].try_into().unwrap());
+            assert!(n >= read, "out of order: {n} after {read}");
+            read += 1;
+            // A slow handler that never stops: 100 µs of blocking work every 4 messages
+            // (at most 40 k messages, 320 MB, a second), so batches keep being taken.
+            if read.is_multiple_of(4) {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            if n + 1 == count {
+                break;
+            }
+        }
+        (read, sub.dropped())
+    });
+    let mut payload = vec![0u8; 8 * 1024];
+    for i in 0..count {
+        payload[..8].copy_from_slice(&i.to_be_bytes());
+        client
+            .publish("paced", bytes::Bytes::copy_from_slice(&payload))
+            .await
+            .unwrap();
+    }
+    client.flush().await.unwrap();
+    within("reader", reader).await.unwrap()
+}
+
+/// Pacing: a client publishing to a subscription of its own that is read, but more slowly
+/// than published, loses nothing: publishes wait while the subscription is backlogged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_to_an_own_subscription_is_paced_by_its_reader() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let (read, dropped) = publish_to_own_busy_reader(&client, 40_000).await;
+    assert_eq!((read, dropped), (40_000, 0));
+    assert_eq!(client.statistics().slow_consumer_drops, 0);
+}
+
+/// The same load without pacing overflows the subscription: what the test above shows is
+/// the pacing's doing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_pacing_the_same_load_drops() {
+    let server = NatsServer::start();
+    let client = ConnectOptions::new()
+        .pace_publishers(false)
+        .connect(server.url())
+        .await
+        .unwrap();
+    let (read, dropped) = publish_to_own_busy_reader(&client, 40_000).await;
+    assert!(dropped > 0, "read {read}, none dropped");
+    assert_eq!(read + dropped, 40_000);
+}
+
+/// Pacing never deadlocks: a task that publishes to its own subscription and only reads it
+/// afterwards finishes publishing at once (one short wait), and the excess is dropped.
+#[tokio::test]
+async fn pacing_does_not_hold_a_publisher_whose_subscription_is_not_read() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let limits = SubscriptionLimits {
+        messages: 100,
+        bytes: 1 << 20,
+    };
+    let mut sub = client.subscribe_with("unread", None, limits).await.unwrap();
+    client.flush().await.unwrap();
+    let start = std::time::Instant::now();
+    within("publishing", async {
+        for i in 0..20_000 {
+            client.publish("unread", i.to_string()).await.unwrap();
+        }
+        client.flush().await.unwrap();
+    })
+    .await;
+    // One give-up (10 ms) per batch the reader takes; it takes none here.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "publishing took {:?}",
+        start.elapsed()
+    );
+    let got = take_ready(&mut sub);
+    assert_eq!(got.len(), 100);
+    assert_eq!(got[0].payload, "0");
+    assert_eq!(sub.dropped(), 19_900);
+}
+
 #[tokio::test]
 async fn subscription_byte_limit_drops_the_excess() {
     let server = NatsServer::start();
