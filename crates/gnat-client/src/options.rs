@@ -271,15 +271,17 @@ impl ConnectOptions {
         self
     }
 
-    /// Whether publishes wait while one of this client's own subscriptions is backlogged and
-    /// being read (default: on). A subscription is backlogged from half of either of its
-    /// limits until its reader brings it down to a quarter; while it is, publishes on this
-    /// client wait for that, so a client that publishes to subjects it also subscribes to
-    /// does not outrun its own subscriber into slow-consumer drops. The wait lasts only while
-    /// the backlogged subscription is being read: when no batch is taken from it for
-    /// 10 ms (it is read by the publishing task itself, or not at all, or slowly),
-    /// publishers go on and do not wait again until its reader takes another batch. Off:
-    /// publishes never wait for subscribers, and a subscriber that falls behind drops.
+    /// Whether publishes wait while one of this client's own subscriptions that receives
+    /// them is backlogged and being read (default: on). A subscription is backlogged from
+    /// half of either of its limits until its reader brings it down to a quarter; while it is,
+    /// publishes to subjects it matches wait, so a client that publishes to subjects it also
+    /// subscribes to does not outrun its own subscriber into slow-consumer drops. Publishes
+    /// to other subjects (and requests) never wait. A wait lasts only while the backlogged
+    /// subscription is being read, and at most 250 ms per publish: when no batch is taken
+    /// from it for 10 ms (it is read by the publishing task itself, or not at all, or
+    /// slowly), publishers go on and do not wait again until its reader takes another batch;
+    /// the task reading it never waits. Off: publishes never wait for subscribers, and a
+    /// subscriber that falls behind drops.
     pub fn pace_publishers(mut self, pace: bool) -> Self {
         self.pace_publishers = pace;
         self

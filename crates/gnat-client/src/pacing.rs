@@ -4,30 +4,44 @@
 //! own subscription is read: the messages come back through the server into that
 //! subscription's queue, and past the queue's limits they are dropped as a slow consumer. With
 //! one connection task (async-nats) the publisher is held back by construction; here the
-//! publish path, the reader and the subscriber run apart, so the client paces its publishers
+//! publish path, the reader and the subscriber run apart, so the client paces those publishers
 //! explicitly, and only while it helps:
 //!
 //! * a subscription whose queue passes half of either limit is *backlogged* until its reader
-//!   brings it down to a quarter;
-//! * while any subscription is backlogged, a publish waits for that — but only as long as the
-//!   backlogged subscriptions are being read. If no batch is taken from them for
-//!   [`STALL`], the publisher goes on, and the next publishes do not wait again until a
-//!   batch is taken. A subscription read by the publishing task itself, one that is not read
-//!   at all, or one read very slowly therefore costs a publisher at most one short wait per
-//!   batch its reader takes: it never deadlocks, and slow consumers still drop and count as
-//!   before.
+//!   brings it down to a quarter (or it ends);
+//! * a publish to a subject that a backlogged subscription matches waits — other publishes
+//!   (acks, requests, other subjects) never do — but only while the backlog is being read:
+//!   a wait ends when no batch has been taken from a backlogged subscription for [`STALL`],
+//!   and no single publish waits longer than [`MAX_WAIT`] in all. After a wait that ended
+//!   for want of reading, publishes do not wait again until the next batch is taken. The
+//!   task that reads a backlogged subscription never waits itself (it would only delay its
+//!   own reading). So a subscription read by the publishing task, or not at all, or slowly,
+//!   costs publishers at most one short wait per batch taken: pacing never deadlocks, and
+//!   slow consumers still drop and count as before. A subscription that is read steadily but
+//!   never shrinks (others feed it as fast) holds each publish to its subject for up to
+//!   [`MAX_WAIT`].
+//!
+//! While any subscription is backlogged the reader also yields after each socket read, so that
+//! the subscription's reader, woken onto the same worker thread, gets to run (see the reader).
 //!
 //! The cost on the publish path when nothing is backlogged is one relaxed atomic load.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::task::Id;
+use tokio::time::Instant;
 
-/// How long a publisher waits for a backlogged subscription's reader to take a batch before
-/// it concludes that the reader is not draining it (rounded up to tokio's 1 ms timer
-/// tick).
+use crate::lock;
+
+/// How long a publisher waits for a batch to be taken from a backlogged subscription before it
+/// concludes that it is not being read (rounded up to tokio's 1 ms timer tick).
 pub(crate) const STALL: Duration = Duration::from_millis(10);
+
+/// The longest one publish waits in all.
+pub(crate) const MAX_WAIT: Duration = Duration::from_millis(250);
 
 /// No give-up recorded.
 const NEVER: u64 = u64::MAX;
@@ -35,13 +49,17 @@ const NEVER: u64 = u64::MAX;
 /// The pacing state of one client.
 pub(crate) struct Pacing {
     enabled: bool,
-    /// Subscriptions above their high-water mark.
+    /// How many subscriptions are backlogged (the publish path's one atomic load).
     backlogged: AtomicUsize,
-    /// Batches taken by readers of backlogged subscriptions.
+    /// The backlogged subscriptions: sid and subject (a pattern, wildcards allowed).
+    subjects: Mutex<Vec<(u64, String)>>,
+    /// Batches taken from backlogged subscriptions.
     progress: AtomicU64,
     /// The value of `progress` when a publisher last gave up waiting, or [`NEVER`].
     stalled_at: AtomicU64,
-    /// Signalled when a subscription leaves the backlogged state.
+    /// The task that last took a batch from a backlogged subscription.
+    drainer: Mutex<Option<Id>>,
+    /// Signalled when a subscription stops being backlogged.
     relieved: Notify,
 }
 
@@ -50,25 +68,34 @@ impl Pacing {
         Pacing {
             enabled,
             backlogged: AtomicUsize::new(0),
+            subjects: Mutex::new(Vec::new()),
             progress: AtomicU64::new(0),
             stalled_at: AtomicU64::new(NEVER),
+            drainer: Mutex::new(None),
             relieved: Notify::new(),
         }
     }
 
-    /// A subscription passed its high-water mark.
-    pub(crate) fn raise(&self) {
+    /// Subscription `sid` on `subject` passed its high-water mark.
+    pub(crate) fn raise(&self, sid: u64, subject: &str) {
+        lock(&self.subjects).push((sid, subject.to_string()));
         self.backlogged.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A backlogged subscription is down to its low-water mark, or gone.
-    pub(crate) fn lower(&self) {
-        self.backlogged.fetch_sub(1, Ordering::AcqRel);
+    /// Subscription `sid` is down to its low-water mark, or gone.
+    pub(crate) fn lower(&self, sid: u64) {
+        let mut subjects = lock(&self.subjects);
+        if let Some(i) = subjects.iter().position(|&(s, _)| s == sid) {
+            subjects.swap_remove(i);
+            self.backlogged.fetch_sub(1, Ordering::AcqRel);
+        }
+        drop(subjects);
         self.relieved.notify_waiters();
     }
 
-    /// The reader of a backlogged subscription took a batch.
-    pub(crate) fn progressed(&self) {
+    /// The current task took a batch from a backlogged subscription.
+    pub(crate) fn drained(&self) {
+        *lock(&self.drainer) = tokio::task::try_id();
         self.progress.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -78,36 +105,66 @@ impl Pacing {
         self.backlogged.load(Ordering::Relaxed) != 0
     }
 
-    /// Waits while publishing would outrun a subscription that is being read (see the module
-    /// docs); returns at once when none is backlogged.
+    /// Waits while a publish to `subject` would outrun a backlogged subscription that is being
+    /// read (see the module docs); returns at once when none is backlogged.
     #[inline]
-    pub(crate) async fn wait(&self) {
+    pub(crate) async fn wait(&self, subject: &str) {
         if self.enabled && self.any_backlogged() {
-            self.wait_slow().await;
+            self.wait_slow(subject).await;
         }
     }
 
-    async fn wait_slow(&self) {
+    fn feeds_backlog(&self, subject: &str) -> bool {
+        lock(&self.subjects)
+            .iter()
+            .any(|(_, pattern)| subject_matches(pattern, subject))
+    }
+
+    async fn wait_slow(&self, subject: &str) {
+        if let Some(me) = tokio::task::try_id()
+            && *lock(&self.drainer) == Some(me)
+        {
+            return;
+        }
+        let deadline = Instant::now() + MAX_WAIT;
         loop {
             let relieved = self.relieved.notified();
             tokio::pin!(relieved);
             relieved.as_mut().enable();
-            if self.backlogged.load(Ordering::Acquire) == 0 {
+            if !self.feeds_backlog(subject) {
                 return;
             }
             let before = self.progress.load(Ordering::Acquire);
             if self.stalled_at.load(Ordering::Acquire) == before {
-                // Nobody has read a backlogged subscription since the last give-up.
+                // No batch has been taken since the last give-up.
                 return;
             }
-            if tokio::time::timeout(STALL, relieved).await.is_err()
-                && self.progress.load(Ordering::Acquire) == before
-            {
-                self.stalled_at.store(before, Ordering::Release);
-                return;
+            let until = deadline.min(Instant::now() + STALL);
+            if tokio::time::timeout_at(until, relieved).await.is_err() {
+                if self.progress.load(Ordering::Acquire) == before {
+                    self.stalled_at.store(before, Ordering::Release);
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    return;
+                }
             }
         }
     }
+}
+
+/// Whether a subscription to `pattern` (`*` one token, `>` one or more) receives `subject`.
+pub(crate) fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    for want in pattern.split('.') {
+        match (want, tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (want, Some(token)) if want == token => {}
+            _ => return false,
+        }
+    }
+    tokens.next().is_none()
 }
 
 /// Where a queue stands against its high- (half) and low- (quarter) water marks.
@@ -125,42 +182,100 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn a_publisher_waits_only_while_the_backlog_is_read() {
+    async fn a_publisher_waits_only_while_the_backlog_is_drained() {
         let pacing = std::sync::Arc::new(Pacing::new(true));
         // Nothing backlogged: no wait.
-        pacing.wait().await;
-        pacing.raise();
-        // Backlogged and nobody reading: one STALL, then no more waits.
-        let start = tokio::time::Instant::now();
-        pacing.wait().await;
+        pacing.wait("a").await;
+        pacing.raise(7, "a.*");
+        // A subject the backlogged subscription does not receive: no wait.
+        let start = Instant::now();
+        pacing.wait("b").await;
+        pacing.wait("a.b.c").await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        // Backlogged and nobody draining: one STALL, then no more waits.
+        pacing.wait("a.b").await;
         assert!(start.elapsed() >= STALL);
-        let again = tokio::time::Instant::now();
-        pacing.wait().await;
+        let again = Instant::now();
+        pacing.wait("a.b").await;
         assert_eq!(again.elapsed(), Duration::ZERO);
-        // A reader takes a batch: publishers wait again, until the backlog is relieved.
-        pacing.progressed();
+        // A drain (by another task): publishers wait again, as long as draining goes on...
+        pacing.drained();
         let waiter = {
             let pacing = pacing.clone();
-            tokio::spawn(async move { pacing.wait().await })
+            tokio::spawn(async move {
+                let start = Instant::now();
+                pacing.wait("a.b").await;
+                start.elapsed()
+            })
         };
-        // Batches taken every 200 µs for 10 ms: longer than many STALLs.
-        for _ in 0..50 {
-            pacing.progressed();
-            tokio::time::advance(Duration::from_micros(200)).await;
+        tokio::task::yield_now().await;
+        for _ in 0..40 {
+            // 40 ms (4 STALLs) of drains, one a millisecond
+            pacing.drained();
+            tokio::time::advance(Duration::from_micros(1000)).await;
             tokio::task::yield_now().await;
         }
         assert!(
             !waiter.is_finished(),
-            "returned while the reader was draining"
+            "returned while the backlog was drained"
         );
-        pacing.lower();
-        waiter.await.unwrap();
+        // ...until the backlog is relieved.
+        pacing.lower(7);
+        let waited = waiter.await.unwrap();
+        assert!(waited >= 4 * STALL, "{waited:?}");
+        // Never longer than MAX_WAIT, however long the draining goes on.
+        pacing.raise(8, ">");
+        pacing.drained();
+        let waiter = {
+            let pacing = pacing.clone();
+            tokio::spawn(async move {
+                let start = Instant::now();
+                pacing.wait("x").await;
+                start.elapsed()
+            })
+        };
+        tokio::task::yield_now().await;
+        while !waiter.is_finished() {
+            pacing.drained();
+            tokio::time::advance(Duration::from_millis(1)).await;
+            tokio::task::yield_now().await;
+        }
+        let waited = waiter.await.unwrap();
+        assert!(
+            waited >= MAX_WAIT && waited < MAX_WAIT + STALL,
+            "{waited:?}"
+        );
+        // The task that drains never waits for its own publishes.
+        let drainer = {
+            let pacing = pacing.clone();
+            tokio::spawn(async move {
+                pacing.drained();
+                let start = Instant::now();
+                pacing.wait("x").await;
+                start.elapsed()
+            })
+        };
+        assert_eq!(drainer.await.unwrap(), Duration::ZERO);
         // Disabled: never waits.
         let off = Pacing::new(false);
-        off.raise();
-        let start = tokio::time::Instant::now();
-        off.wait().await;
+        off.raise(1, ">");
+        let start = Instant::now();
+        off.wait("x").await;
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(subject_matches("a.b", "a.b"));
+        assert!(!subject_matches("a.b", "a.b.c"));
+        assert!(!subject_matches("a.b.c", "a.b"));
+        assert!(subject_matches("a.*", "a.b"));
+        assert!(!subject_matches("a.*", "a"));
+        assert!(subject_matches("a.>", "a.b.c"));
+        assert!(!subject_matches("a.>", "a"));
+        assert!(subject_matches(">", "x"));
+        assert!(subject_matches("*.b.>", "a.b.c.d"));
+        assert!(!subject_matches("*.b.>", "a.c.d"));
     }
 
     #[test]

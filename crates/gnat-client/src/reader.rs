@@ -166,6 +166,10 @@ fn dispatch(
             in_messages += 1;
             in_bytes += msg.payload.len() as u64;
             if msg.sid == MUX_SID {
+                // Messages that arrived before the reply reach their subscriptions first.
+                if let Some(table) = subs.as_mut() {
+                    batch.offer(shared, table, read, events);
+                }
                 shared.deliver_reply(msg);
                 continue;
             }

@@ -463,7 +463,9 @@ impl Shared {
             self.max_payload.load(Ordering::Relaxed),
         )?;
         let estimate = subject.len() + reply.map_or(0, str::len) + header_len + payload.len() + 64;
-        self.pacing.wait().await;
+        if !self.is_closed() {
+            self.pacing.wait(subject).await;
+        }
         self.enqueue(estimate, true, false, |out| {
             if payload.len() >= CHAIN_THRESHOLD {
                 proto::encode_pub_head(&mut out.buf, subject, reply, headers, payload.len())?;

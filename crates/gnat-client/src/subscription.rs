@@ -131,7 +131,7 @@ impl SubShared {
         let mut queued = false;
         let mut dropped = 0u64;
         for msg in msgs.drain(..) {
-            if q.closed.is_some() {
+            if q.closed.is_some() || q.detached {
                 // A late message after unsubscribe/drain/max: the server had not processed
                 // the UNSUB yet.
                 continue;
@@ -179,7 +179,7 @@ impl SubShared {
             )
         {
             q.backlogged = true;
-            self.pacing.raise();
+            self.pacing.raise(self.sid, &self.subject);
         }
         if (queued || delivery.remove)
             && let Some(w) = q.waker.take()
@@ -187,6 +187,13 @@ impl SubShared {
             w.wake();
         }
         delivery
+    }
+
+    /// Discards the queued messages (which also ends a backlog).
+    fn clear_queue(&self, q: &mut SubQueue) {
+        q.msgs.clear();
+        q.bytes = 0;
+        self.settle_backlog(q);
     }
 
     /// Ends the backlogged state (see [`crate::pacing`]) once the queue is down to its
@@ -201,7 +208,7 @@ impl SubShared {
             )
         {
             q.backlogged = false;
-            self.pacing.lower();
+            self.pacing.lower(self.sid);
         }
     }
 
@@ -210,9 +217,7 @@ impl SubShared {
         let mut q = lock(&self.queue);
         if q.closed.is_none() {
             if reason == CloseReason::ClientClosed {
-                q.msgs.clear();
-                q.bytes = 0;
-                self.settle_backlog(&mut q);
+                self.clear_queue(&mut q);
             }
             q.closed = Some(reason);
         }
@@ -282,6 +287,16 @@ impl SubShared {
         Event::SlowConsumer {
             sid: self.sid,
             subject: self.subject.clone(),
+        }
+    }
+}
+
+impl Drop for SubShared {
+    fn drop(&mut self) {
+        // However the subscription ended, it no longer holds publishers back.
+        let backlogged = self.queue.get_mut().map_or(true, |q| q.backlogged);
+        if backlogged {
+            self.pacing.lower(self.sid);
         }
     }
 }
@@ -388,10 +403,8 @@ impl Subscription {
         remove_sub(shared, self.shared.sid);
         {
             let mut q = lock(&self.shared.queue);
-            q.msgs.clear();
-            q.bytes = 0;
+            self.shared.clear_queue(&mut q);
             q.in_hand = false;
-            self.shared.settle_backlog(&mut q);
         }
         self.local.clear();
         self.shared.close(CloseReason::Unsubscribed);
@@ -495,7 +508,7 @@ impl Stream for Subscription {
             q.bytes = q.bytes.saturating_sub(taken);
             q.in_hand = true;
             if q.backlogged {
-                this.shared.pacing.progressed();
+                this.shared.pacing.drained();
                 this.shared.settle_backlog(&mut q);
             }
         }
@@ -508,9 +521,7 @@ impl Drop for Subscription {
         let was_open = {
             let mut q = lock(&self.shared.queue);
             q.detached = true;
-            q.msgs.clear();
-            q.bytes = 0;
-            self.shared.settle_backlog(&mut q);
+            self.shared.clear_queue(&mut q);
             q.closed.is_none()
         };
         self.shared.consumed.notify_waiters();

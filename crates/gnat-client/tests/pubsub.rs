@@ -547,7 +547,6 @@ async fn slow_consumer_drops_counts_and_reports_once_per_episode() {
     assert_eq!(take_ready(&mut sub).len(), 10);
 }
 
-/// A byte limit works like the message limit: what fits is kept, the rest dropped and counted.
 /// Publishes `count` numbered 8 KiB messages on `client` while a task reads its own
 /// subscription (default limits: 64 MiB) steadily but more slowly than they arrive; returns
 /// (messages read, messages dropped).
@@ -645,6 +644,7 @@ async fn pacing_does_not_hold_a_publisher_whose_subscription_is_not_read() {
     assert_eq!(sub.dropped(), 19_900);
 }
 
+/// A byte limit works like the message limit: what fits is kept, the rest dropped and counted.
 #[tokio::test]
 async fn subscription_byte_limit_drops_the_excess() {
     let server = NatsServer::start();

@@ -156,7 +156,9 @@ impl Head {
         let slice = |span: Span| frame.slice(span.start..span.end);
         let subject = slice(self.subject);
         let reply = self.reply.map(slice);
-        let payload_start = body_start.wrapping_add(self.header_len.unwrap_or(0));
+        let payload_start = body_start
+            .wrapping_add(self.header_len.unwrap_or(0))
+            .min(body_end);
         let headers = self
             .header_len
             .map(|_| frame.slice(body_start..payload_start));

@@ -150,16 +150,8 @@ pub(crate) fn decode_canonical(
     if total > max_payload {
         return None;
     }
-    let head = body::Head::new(op, subject, reply, header_len, total);
-    Some(head.cut(buf, line_len).map(|cut| {
-        cut.map(|parts| Msg {
-            subject: parts.subject,
-            sid,
-            reply: parts.reply,
-            headers: parts.headers,
-            payload: parts.payload,
-        })
-    }))
+    let body = body::Head::new(op, subject, reply, header_len, total);
+    Some(Head { body, sid }.finish(buf, line_len))
 }
 
 /// Where the spaces of a canonical control line are: the first two, the last two,
