@@ -221,6 +221,50 @@ enum DirectReply {
     End(DirectBatchEnd),
 }
 
+/// The control headers of one direct-get reply, read in place from its header block:
+/// nothing is copied, so a caller that needs only some of them (a sequence and a time, say)
+/// pays for nothing else. [`DirectReplyHeaders::read`] reads them; the headers the message
+/// was published with stay in the block beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DirectReplyHeaders<'a> {
+    /// The subject the message is stored under (`Nats-Subject`).
+    pub subject: &'a str,
+    /// Its stream sequence (`Nats-Sequence`).
+    pub sequence: u64,
+    /// When it was stored (`Nats-Time-Stamp`).
+    pub time: Timestamp,
+    /// The stream that answered (`Nats-Stream`), when the reply names it.
+    pub stream: Option<&'a str>,
+    /// Matching messages after this one (`Nats-Num-Pending`); only batched gets send it.
+    pub num_pending: Option<u64>,
+}
+
+impl<'a> DirectReplyHeaders<'a> {
+    /// Reads the header block of the reply to a single direct get (`headers` of the reply
+    /// message). An inline status in place of a message fails as [`Context::direct_get`]
+    /// does: a 404 status when there is no such message ([`Error::is_no_message`]), 408 and
+    /// the like with their code and description. A missing header block, a missing or garbled
+    /// `Nats-Subject`, `Nats-Sequence` or `Nats-Time-Stamp`, or an end-of-batch marker fail
+    /// with [`ErrorKind::Decode`].
+    pub fn read(headers: Option<&'a HeaderMap>) -> Result<Self> {
+        match read_direct(headers)? {
+            DirectControl::Message(control) => Ok(control),
+            DirectControl::End(_) => Err(unexpected_end()),
+        }
+    }
+}
+
+/// What the control headers of a direct-get reply announce.
+enum DirectControl<'a> {
+    Message(DirectReplyHeaders<'a>),
+    End(DirectBatchEnd),
+}
+
+fn unexpected_end() -> Error {
+    decode_error("unexpected end of batch for a single get")
+}
+
 /// The error for an inline status in place of a direct-get reply.
 fn status_error(status: StatusCode, description: Option<&str>) -> Error {
     if status == StatusCode::NO_RESPONDERS {
@@ -234,52 +278,74 @@ fn status_error(status: StatusCode, description: Option<&str>) -> Error {
     Error::from_status(status.as_u16(), description.unwrap_or_default())
 }
 
-fn parse_direct(msg: client::Message) -> Result<DirectReply> {
-    parse_direct_parts(msg.headers, msg.payload)
-}
-
-fn parse_direct_parts(headers: Option<HeaderMap>, payload: Bytes) -> Result<DirectReply> {
-    let Some(mut headers) = headers else {
+/// Reads the control headers of a direct-get reply without copying them.
+fn read_direct(headers: Option<&HeaderMap>) -> Result<DirectControl<'_>> {
+    let Some(headers) = headers else {
         return Err(decode_error("direct get reply without headers"));
     };
     if let Some(status) = headers.status() {
         if status == StatusCode::END_OF_BATCH {
-            return Ok(DirectReply::End(DirectBatchEnd {
-                num_pending: header_u64(&headers, NATS_NUM_PENDING).unwrap_or(0),
-                last_seq: header_u64(&headers, NATS_LAST_SEQUENCE).unwrap_or(0),
-                up_to_seq: header_u64(&headers, NATS_UP_TO_SEQUENCE),
+            return Ok(DirectControl::End(DirectBatchEnd {
+                num_pending: header_u64(headers, NATS_NUM_PENDING).unwrap_or(0),
+                last_seq: header_u64(headers, NATS_LAST_SEQUENCE).unwrap_or(0),
+                up_to_seq: header_u64(headers, NATS_UP_TO_SEQUENCE),
             }));
         }
         return Err(status_error(status, headers.description()));
     }
     let subject = headers
         .get(NATS_SUBJECT)
-        .ok_or_else(|| decode_error("direct get reply without Nats-Subject"))?
-        .to_string();
-    let sequence = header_u64(&headers, NATS_SEQUENCE)
+        .ok_or_else(|| decode_error("direct get reply without Nats-Subject"))?;
+    let sequence = header_u64(headers, NATS_SEQUENCE)
         .ok_or_else(|| decode_error("direct get reply without a valid Nats-Sequence"))?;
     let time = headers
         .get(NATS_TIME_STAMP)
         .and_then(Timestamp::parse)
         .ok_or_else(|| decode_error("direct get reply without a valid Nats-Time-Stamp"))?;
-    let stream = headers.get(NATS_STREAM).map(str::to_string);
-    let num_pending = header_u64(&headers, NATS_NUM_PENDING);
-    for name in [
-        NATS_STREAM,
-        NATS_SUBJECT,
-        NATS_SEQUENCE,
-        NATS_TIME_STAMP,
-        NATS_NUM_PENDING,
-        NATS_LAST_SEQUENCE,
-        NATS_UP_TO_SEQUENCE,
-    ] {
-        headers.remove(name);
-    }
+    Ok(DirectControl::Message(DirectReplyHeaders {
+        subject,
+        sequence,
+        time,
+        stream: headers.get(NATS_STREAM),
+        num_pending: header_u64(headers, NATS_NUM_PENDING),
+    }))
+}
+
+fn parse_direct(msg: client::Message) -> Result<DirectReply> {
+    parse_direct_parts(msg.headers, msg.payload)
+}
+
+fn parse_direct_parts(headers: Option<HeaderMap>, payload: Bytes) -> Result<DirectReply> {
+    let (subject, sequence, time, stream, num_pending) = match read_direct(headers.as_ref())? {
+        DirectControl::End(end) => return Ok(DirectReply::End(end)),
+        DirectControl::Message(c) => (
+            c.subject.to_string(),
+            c.sequence,
+            c.time,
+            c.stream.map(str::to_string),
+            c.num_pending,
+        ),
+    };
+    // read_direct fails without a header block, so there is one.
+    let headers = headers.and_then(|mut headers| {
+        for name in [
+            NATS_STREAM,
+            NATS_SUBJECT,
+            NATS_SEQUENCE,
+            NATS_TIME_STAMP,
+            NATS_NUM_PENDING,
+            NATS_LAST_SEQUENCE,
+            NATS_UP_TO_SEQUENCE,
+        ] {
+            headers.remove(name);
+        }
+        (!headers.is_empty()).then_some(headers)
+    });
     Ok(DirectReply::Message {
         message: StoredMessage {
             subject,
             sequence,
-            headers: (!headers.is_empty()).then_some(headers),
+            headers,
             payload,
             time,
             stream,
@@ -376,7 +442,7 @@ impl Context {
             .await?;
         match parse_direct(reply)? {
             DirectReply::Message { message, .. } => Ok(message),
-            DirectReply::End(_) => Err(decode_error("unexpected end of batch for a single get")),
+            DirectReply::End(_) => Err(unexpected_end()),
         }
     }
 
@@ -766,6 +832,39 @@ mod tests {
             );
         }
         assert!(parse_direct_parts(None, Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn direct_reply_headers_read_in_place() {
+        let block = "NATS/1.0\r\nKV-Operation: PURGE\r\nNats-Stream: KV_B\r\nNats-Subject: $KV.B.k\r\n\
+                     Nats-Sequence: 42\r\nNats-Time-Stamp: 2023-10-16T12:54:19.409051084Z\r\n\r\n";
+        let headers = HeaderMap::parse(block.as_bytes()).unwrap();
+        let control = DirectReplyHeaders::read(Some(&headers)).unwrap();
+        assert_eq!(control.subject, "$KV.B.k");
+        assert_eq!(control.sequence, 42);
+        assert_eq!(control.stream, Some("KV_B"));
+        assert_eq!(control.num_pending, None);
+        assert_eq!(control.time.to_string(), "2023-10-16T12:54:19.409051084Z");
+        // Reading leaves the block as it was: the published headers are still beside them.
+        assert_eq!(headers.len(), 5);
+        assert_eq!(headers.get("KV-Operation"), Some("PURGE"));
+
+        let status = |text: &str| {
+            let block = format!("{text}\r\n\r\n");
+            HeaderMap::parse(block.as_bytes()).unwrap()
+        };
+        let not_found = status("NATS/1.0 404 Message Not Found");
+        let e = DirectReplyHeaders::read(Some(&not_found)).unwrap_err();
+        assert!(e.is_no_message() && e.is_not_found());
+        let timeout = status("NATS/1.0 408 Request Timeout");
+        let e = DirectReplyHeaders::read(Some(&timeout)).unwrap_err();
+        assert_eq!(e.status(), Some((408, "Request Timeout")));
+        // A single get has no batch to end.
+        let end = status("NATS/1.0 204 EOB");
+        let e = DirectReplyHeaders::read(Some(&end)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Decode);
+        let e = DirectReplyHeaders::read(None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Decode);
     }
 
     #[test]

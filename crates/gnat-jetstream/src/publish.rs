@@ -1,7 +1,8 @@
 //! Publishing to streams with acknowledgements: one at a time ([`Context::publish`],
-//! [`Context::publish_with`], with ADR-22 retries when no stream answers yet), or pipelined
-//! through a [`Publisher`], which keeps a bounded window of publishes in flight on one reply
-//! subscription of its own and matches acks by the token in their reply subject.
+//! [`Context::publish_with`], [`Context::publish_with_seq`], with ADR-22 retries when no
+//! stream answers yet), or pipelined through a [`Publisher`], which keeps a bounded window of
+//! publishes in flight on one reply subscription of its own and matches acks by the token in
+//! their reply subject.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -11,8 +12,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use client::{HeaderMap, Request, StatusCode, Subscription};
+use client::{HeaderMap, Message, Request, StatusCode, Subscription};
 use futures_core::Stream;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, Sleep};
 
@@ -256,8 +258,22 @@ fn no_stream(subject: Option<&str>) -> Error {
     Error::new(ErrorKind::NoStream, message)
 }
 
-/// Reads a publish reply: an ack, an API error (codes kept), or an inline status.
-fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8]) -> Result<PubAck> {
+/// The fields of an ack; the stream and domain names are read into `S`.
+struct AckFields<S> {
+    stream: S,
+    seq: u64,
+    duplicate: bool,
+    domain: Option<S>,
+}
+
+/// Reads a publish reply: an ack, an API error (codes kept), or an inline status. The stream
+/// and domain names are read into `S`: `String` keeps them, [`IgnoredAny`] only checks that
+/// they are there, without copying them.
+fn read_ack<S: DeserializeOwned>(
+    subject: Option<&str>,
+    headers: Option<&HeaderMap>,
+    payload: &[u8],
+) -> Result<AckFields<S>> {
     if let Some(status) = headers.and_then(HeaderMap::status) {
         if status == StatusCode::NO_RESPONDERS {
             return Err(no_stream(subject));
@@ -267,12 +283,12 @@ fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8])
     }
     // One pass over the JSON (the hot path of pipelined publishing), not an error probe and
     // then the ack.
-    let wire: AckWire = serde_json::from_slice(payload)?;
+    let wire: AckWire<S> = serde_json::from_slice(payload)?;
     if let Some(api) = wire.error {
         return Err(Error::from_api(api));
     }
     match (wire.stream, wire.seq) {
-        (Some(stream), Some(seq)) => Ok(PubAck {
+        (Some(stream), Some(seq)) => Ok(AckFields {
             stream,
             seq,
             duplicate: wire.duplicate,
@@ -285,19 +301,40 @@ fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8])
     }
 }
 
-/// A publish reply as it arrives: an ack, or an `error` object.
+/// Reads a publish reply into a [`PubAck`].
+fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8]) -> Result<PubAck> {
+    let ack = read_ack::<String>(subject, headers, payload)?;
+    Ok(PubAck {
+        stream: ack.stream,
+        seq: ack.seq,
+        duplicate: ack.duplicate,
+        domain: ack.domain,
+    })
+}
+
+/// Reads a publish reply as [`parse_ack`] does, keeping only the sequence.
+fn parse_ack_seq(
+    subject: Option<&str>,
+    headers: Option<&HeaderMap>,
+    payload: &[u8],
+) -> Result<u64> {
+    Ok(read_ack::<IgnoredAny>(subject, headers, payload)?.seq)
+}
+
+/// A publish reply as it arrives: an ack, or an `error` object. (`Option::default` rather
+/// than a bare `default` on the name fields, so that `S` need not be `Default`.)
 #[derive(Deserialize)]
-struct AckWire {
+struct AckWire<S> {
     #[serde(default)]
     error: Option<ApiError>,
-    #[serde(default)]
-    stream: Option<String>,
+    #[serde(default = "Option::default")]
+    stream: Option<S>,
     #[serde(default)]
     seq: Option<u64>,
     #[serde(default)]
     duplicate: bool,
-    #[serde(default)]
-    domain: Option<String>,
+    #[serde(default = "Option::default")]
+    domain: Option<S>,
 }
 
 impl Context {
@@ -320,6 +357,28 @@ impl Context {
         options: PublishOptions,
     ) -> Result<PubAck> {
         let subject = subject.as_ref();
+        let reply = self.publish_request(subject, options).await?;
+        parse_ack(Some(subject), reply.headers.as_ref(), &reply.payload)
+    }
+
+    /// As [`Context::publish_with`], returning only the sequence the stream stored the
+    /// message under. The reply is checked just as fully (stream and sequence present, API
+    /// errors with their codes, no stream after the retries), but the stream and domain names
+    /// in the ack are not copied out: for hot paths that need nothing else, such as Key-Value
+    /// writes.
+    pub async fn publish_with_seq(
+        &self,
+        subject: impl AsRef<str>,
+        options: PublishOptions,
+    ) -> Result<u64> {
+        let subject = subject.as_ref();
+        let reply = self.publish_request(subject, options).await?;
+        parse_ack_seq(Some(subject), reply.headers.as_ref(), &reply.payload)
+    }
+
+    /// Sends a publish as a request and returns the reply, retrying as `options` say while
+    /// no stream answers, then failing with [`Error::is_no_stream`].
+    async fn publish_request(&self, subject: &str, options: PublishOptions) -> Result<Message> {
         let retries = options.retries;
         let wait = options.retry_wait;
         let timeout = options.timeout.unwrap_or(self.timeout());
@@ -337,9 +396,7 @@ impl Context {
                 request.clone()
             };
             match self.client().send_request(subject, this_try).await {
-                Ok(reply) => {
-                    return parse_ack(Some(subject), reply.headers.as_ref(), &reply.payload);
-                }
+                Ok(reply) => return Ok(reply),
                 Err(e) if e.is_no_responders() => {
                     if last {
                         return Err(no_stream(Some(subject)));
@@ -757,6 +814,24 @@ mod tests {
                 ("Nats-Rollup", "sub"),
             ]
         );
+        // Headers given are sent first; the options add theirs after them.
+        let mut given = HeaderMap::new();
+        given.insert("KV-Operation", "PURGE").unwrap();
+        let (_, headers) = PublishOptions::new()
+            .headers(given)
+            .expected_last_subject_sequence(3)
+            .rollup(Rollup::Subject)
+            .into_parts()
+            .unwrap();
+        let got: Vec<(&str, &str)> = headers.as_ref().unwrap().iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                ("KV-Operation", "PURGE"),
+                ("Nats-Expected-Last-Subject-Sequence", "3"),
+                ("Nats-Rollup", "sub"),
+            ]
+        );
         let (_, none) = PublishOptions::new().payload("y").into_parts().unwrap();
         assert!(none.is_none());
         let (_, never) = PublishOptions::new().ttl_never().into_parts().unwrap();
@@ -803,6 +878,44 @@ mod tests {
                 .unwrap_err()
                 .is_no_stream()
         );
+        let status = HeaderMap::with_status(StatusCode::REQUEST_TIMEOUT, Some("Timeout"));
+        let e = parse_ack(None, Some(&status), b"").unwrap_err();
+        assert_eq!((e.code(), e.kind()), (Some(408), ErrorKind::Status));
+        assert!(e.is_timeout());
+    }
+
+    #[test]
+    fn ack_sequences() {
+        // The same checks as a full ack, without keeping the names.
+        let seq = |payload: &[u8]| parse_ack_seq(None, None, payload);
+        assert_eq!(seq(br#"{"stream":"KV_B","seq":7}"#).unwrap(), 7);
+        assert_eq!(
+            seq(br#"{"stream":"KV_B","domain":"hub","seq":8,"x":[1],"duplicate":true}"#).unwrap(),
+            8
+        );
+        // Names with escapes are skipped as well as plain ones.
+        assert_eq!(seq(br#"{"stream":"a\u0026b","seq":9}"#).unwrap(), 9);
+        let e = seq(
+            br#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 2"}}"#,
+        )
+        .unwrap_err();
+        assert!(e.is_wrong_last_sequence());
+        assert_eq!(e.code(), Some(400));
+        for bad in [
+            &b"{}"[..],
+            br#"{"stream":"S"}"#,
+            br#"{"seq":3}"#,
+            b"not json",
+            br#"{"stream":"S","seq":"x"}"#,
+        ] {
+            assert_eq!(seq(bad).unwrap_err().kind(), ErrorKind::Decode, "{bad:?}");
+        }
+        let status = HeaderMap::with_status(StatusCode::REQUEST_TIMEOUT, Some("Timeout"));
+        let e = parse_ack_seq(None, Some(&status), b"").unwrap_err();
+        assert_eq!(e.status(), Some((408, "Timeout")));
+        let status = HeaderMap::with_status(StatusCode::NO_RESPONDERS, None);
+        let e = parse_ack_seq(Some("$KV.B.k"), Some(&status), b"").unwrap_err();
+        assert!(e.is_no_stream() && e.is_no_responders());
     }
 
     #[tokio::test]

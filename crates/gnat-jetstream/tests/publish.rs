@@ -164,6 +164,51 @@ async fn expectations_keep_their_error_codes() {
     assert_eq!(err.err_code(), Some(10070));
 }
 
+/// The sequence-only publish: the same ack checks, errors and retries as `publish_with`.
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_with_seq_returns_the_stored_sequence() {
+    let (_server, js) = common::jetstream().await;
+    stream(&js, "SEQ", "seq.>").await;
+    let seq = js
+        .publish_with_seq("seq.a", PublishOptions::new().payload("one"))
+        .await
+        .unwrap();
+    assert_eq!(seq, 1);
+    let stored = js.get_message("SEQ", seq).await.unwrap();
+    assert_eq!(
+        (stored.subject.as_str(), &stored.payload[..]),
+        ("seq.a", &b"one"[..])
+    );
+    let err = js
+        .publish_with_seq(
+            "seq.a",
+            PublishOptions::new().expected_last_subject_sequence(0),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_wrong_last_sequence(), "{err:?}");
+    assert_eq!(err.err_code(), Some(10071));
+    let seq = js
+        .publish_with_seq(
+            "seq.a",
+            PublishOptions::new().expected_last_subject_sequence(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seq, 2);
+
+    let started = Instant::now();
+    let err = js
+        .publish_with_seq(
+            "nobody.listens",
+            PublishOptions::new().retry(1, Duration::from_millis(100)),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_no_stream(), "{err:?}");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn message_ttl_with_sub_second_precision() {
     let (_server, js) = common::jetstream().await;

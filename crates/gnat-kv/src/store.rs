@@ -9,17 +9,14 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use jetstream::client::{Message, Request, StatusCode, Subject};
-use jetstream::{Context, StoredMessage, StreamInfo, Timestamp};
+use jetstream::client::{HeaderMap, Message, Request, StatusCode, Subject};
+use jetstream::{Context, DirectReplyHeaders, StoredMessage, StreamInfo};
 
 use crate::config::{Config, STREAM_PREFIX};
 use crate::entry::{Entry, Key, Operation};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::validate_key;
 use crate::status::Status;
-
-const NATS_SEQUENCE: &str = "Nats-Sequence";
-const NATS_TIME_STAMP: &str = "Nats-Time-Stamp";
 
 /// A Key-Value bucket, bound: get, put, watch and the rest.
 ///
@@ -44,10 +41,6 @@ pub(crate) struct Inner {
     pub(crate) mirror: bool,
     /// Multi-last direct gets may work (cleared when one fails as on a server without them).
     pub(crate) multi_last: std::sync::atomic::AtomicBool,
-}
-
-fn decode_error(what: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Decode, what)
 }
 
 impl Store {
@@ -215,38 +208,28 @@ impl Store {
         }
     }
 
-    /// Reads a subject-appended direct get reply.
+    /// Reads a subject-appended direct get reply: a 404 status means the key has no entry;
+    /// the control headers are read by JetStream's direct-get reader, in place.
     fn decode_direct(&self, reply: Message, key: &str) -> Result<Option<Entry>> {
-        let Some(headers) = reply.headers.as_ref() else {
-            return Err(decode_error("direct get reply without headers"));
-        };
-        if let Some(status) = headers.status() {
-            if status == StatusCode::NOT_FOUND {
-                return Ok(None);
-            }
-            return Err(jetstream::Error::from_status(
-                status.as_u16(),
-                headers.description().unwrap_or_default(),
-            )
-            .into());
+        let headers = reply.headers.as_ref();
+        if headers.and_then(HeaderMap::status) == Some(StatusCode::NOT_FOUND) {
+            return Ok(None);
         }
-        let revision = headers
-            .get(NATS_SEQUENCE)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .ok_or_else(|| decode_error("direct get reply without a valid Nats-Sequence"))?;
-        let created = headers
-            .get(NATS_TIME_STAMP)
-            .and_then(Timestamp::parse)
-            .ok_or_else(|| decode_error("direct get reply without a valid Nats-Time-Stamp"))?;
-        let operation = Operation::from_headers(Some(headers));
+        let control = DirectReplyHeaders::read(headers).map_err(|e| {
+            if e.kind() == jetstream::ErrorKind::Decode {
+                Error::with_source(ErrorKind::Decode, "unreadable direct get reply", e)
+            } else {
+                e.into()
+            }
+        })?;
         Ok(Some(Entry {
             bucket: self.inner.bucket.clone(),
             key: Key::from(key),
+            revision: control.sequence,
+            created: control.time,
+            operation: Operation::from_headers(headers),
             value: reply.payload,
-            revision,
-            created,
             delta: 0,
-            operation,
         }))
     }
 

@@ -1,22 +1,20 @@
 //! Writes (spec §5.5): put, create, update, delete, purge, revert. Each is one JetStream
 //! publish to `<write prefix><key>` whose ack sequence is the new revision; create after a
-//! delete or purge takes a second one.
+//! delete or purge takes a second one. The publishing itself (expectation, TTL and rollup
+//! headers, ack, retries while no stream answers) is JetStream's
+//! [`Context::publish_with_seq`](jetstream::Context::publish_with_seq); KV chooses the
+//! options and turns wrong-last-sequence failures into its own errors.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use jetstream::client::{HeaderMap, Request};
-use jetstream::{ApiError, ErrorKind as JsErrorKind};
-use serde::Deserialize;
+use jetstream::client::HeaderMap;
+use jetstream::{ErrorKind as JsErrorKind, PublishOptions, Rollup};
 
-use crate::entry::KV_OPERATION;
+use crate::entry::{KV_OPERATION, Operation};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::validate_write_key;
 use crate::store::Store;
-
-const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
-const TTL: &str = "Nats-TTL";
-const ROLLUP: &str = "Nats-Rollup";
 
 /// Retries while no stream answers a write (ADR-22), and the wait between them.
 const NO_STREAM_RETRIES: u32 = 2;
@@ -50,101 +48,60 @@ impl PurgeOptions {
     }
 }
 
-/// A publish ack, or the error object in its place. Unknown fields (`stream`, `domain` …)
-/// are skipped without being copied.
-#[derive(Deserialize)]
-struct Ack {
-    #[serde(default)]
-    error: Option<ApiError>,
-    #[serde(default)]
-    seq: Option<u64>,
-}
-
-fn parse_ack(headers: Option<&HeaderMap>, payload: &[u8]) -> jetstream::Result<u64> {
-    if let Some(h) = headers
-        && let Some(status) = h.status()
-    {
-        return Err(jetstream::Error::from_status(
-            status.as_u16(),
-            h.description().unwrap_or_default(),
-        ));
-    }
-    let ack: Ack = serde_json::from_slice(payload)?;
-    if let Some(api) = ack.error {
-        return Err(jetstream::Error::from_api(api));
-    }
-    ack.seq
-        .ok_or_else(|| jetstream::Error::new(JsErrorKind::Decode, "publish ack without a seq"))
-}
-
-/// Header block builder for writes (names and values are ours, so inserting cannot fail,
-/// but a failure is still reported, never unwrapped).
-#[derive(Default)]
-struct Headers(Option<HeaderMap>);
-
-impl Headers {
-    fn set(mut self, name: &str, value: &str) -> Result<Self> {
-        self.0
-            .get_or_insert_with(HeaderMap::new)
-            .insert(name, value)
-            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("header {name}: {e}")))?;
-        Ok(self)
-    }
-
-    fn expect(self, revision: Option<u64>) -> Result<Self> {
-        match revision {
-            Some(r) => self.set(EXPECTED_LAST_SUBJECT_SEQUENCE, &r.to_string()),
-            None => Ok(self),
+/// The publish of one write: `operation` (a put sends no `KV-Operation` header; a purge also
+/// rolls up the key's earlier entries), the revision it expects, its TTL, and KV's retries
+/// while no stream answers.
+fn write_options(
+    operation: Operation,
+    payload: Bytes,
+    expected: Option<u64>,
+    ttl: Option<Duration>,
+) -> Result<PublishOptions> {
+    let mut options = PublishOptions::new()
+        .payload(payload)
+        .retry(NO_STREAM_RETRIES, NO_STREAM_RETRY_WAIT);
+    let marker = match operation {
+        Operation::Put => None,
+        Operation::Delete => Some("DEL"),
+        Operation::Purge => {
+            options = options.rollup(Rollup::Subject);
+            Some("PURGE")
         }
+    };
+    if let Some(value) = marker {
+        // Name and value are ours, so this cannot fail; a failure is still reported.
+        let mut headers = HeaderMap::new();
+        headers.insert(KV_OPERATION, value).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("header {KV_OPERATION}: {e}"),
+            )
+        })?;
+        options = options.headers(headers);
     }
-
-    fn ttl(self, ttl: Option<Duration>) -> Result<Self> {
-        match ttl {
-            Some(d) => self.set(TTL, &jetstream::time::go_duration(d)),
-            None => Ok(self),
-        }
+    if let Some(revision) = expected {
+        options = options.expected_last_subject_sequence(revision);
     }
+    if let Some(ttl) = ttl {
+        options = options.ttl(ttl);
+    }
+    Ok(options)
 }
 
 impl Store {
     /// Publishes one write and returns the stored revision.
-    async fn write(
-        &self,
-        key: &str,
-        payload: Bytes,
-        headers: Option<HeaderMap>,
-    ) -> jetstream::Result<u64> {
+    async fn write(&self, key: &str, options: PublishOptions) -> jetstream::Result<u64> {
         let inner = &self.inner;
         let mut subject = String::with_capacity(inner.write_prefix.len() + key.len());
         subject.push_str(&inner.write_prefix);
         subject.push_str(key);
-        let mut request = Request::new().payload(payload).timeout(inner.ctx.timeout());
-        if let Some(h) = headers {
-            request = request.headers(h);
-        }
-        let client = inner.ctx.client();
-        let mut attempt = 0;
-        loop {
-            let last = attempt >= NO_STREAM_RETRIES;
-            let this_try = if last {
-                std::mem::take(&mut request)
-            } else {
-                request.clone()
-            };
-            match client.send_request(&subject, this_try).await {
-                Ok(reply) => return parse_ack(reply.headers.as_ref(), &reply.payload),
-                Err(e) if e.is_no_responders() => {
-                    if last {
-                        return Err(jetstream::Error::new(
-                            JsErrorKind::NoStream,
-                            format!("no stream answered a write to {subject} (no responders)"),
-                        ));
-                    }
-                    tokio::time::sleep(NO_STREAM_RETRY_WAIT).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
+        match inner.ctx.publish_with_seq(&subject, options).await {
+            // Said in KV's words: a write, not a publish.
+            Err(e) if e.is_no_stream() => Err(jetstream::Error::new(
+                JsErrorKind::NoStream,
+                format!("no stream answered a write to {subject} (no responders)"),
+            )),
+            result => result,
         }
     }
 
@@ -153,11 +110,10 @@ impl Store {
     async fn write_expecting(
         &self,
         key: &str,
-        payload: Bytes,
-        headers: Headers,
+        options: PublishOptions,
         expected: Option<u64>,
     ) -> Result<u64> {
-        match self.write(key, payload, headers.0).await {
+        match self.write(key, options).await {
             Ok(revision) => Ok(revision),
             Err(e) if expected.is_some() && e.is_wrong_last_sequence() => Err(Error::with_source(
                 ErrorKind::WrongLastRevision,
@@ -174,7 +130,8 @@ impl Store {
     /// Puts `value` under `key`; returns the new revision.
     pub async fn put(&self, key: &str, value: impl Into<Bytes>) -> Result<u64> {
         validate_write_key(key)?;
-        Ok(self.write(key, value.into(), None).await?)
+        let options = write_options(Operation::Put, value.into(), None, None)?;
+        Ok(self.write(key, options).await?)
     }
 
     /// Puts `value` under `key` only if the key has no current value (never written, or its
@@ -198,8 +155,8 @@ impl Store {
 
     async fn create_inner(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {
         validate_write_key(key)?;
-        let headers = Headers::default().expect(Some(0))?.ttl(ttl)?;
-        let first = match self.write(key, value.clone(), headers.0).await {
+        let options = write_options(Operation::Put, value.clone(), Some(0), ttl)?;
+        let first = match self.write(key, options).await {
             Ok(revision) => return Ok(revision),
             Err(e) if e.is_wrong_last_sequence() => e,
             Err(e) => return Err(e.into()),
@@ -215,8 +172,8 @@ impl Store {
         };
         match self.latest_consistent(key).await? {
             Some(latest) if latest.operation.is_tombstone() => {
-                let headers = Headers::default().expect(Some(latest.revision))?.ttl(ttl)?;
-                match self.write(key, value, headers.0).await {
+                let options = write_options(Operation::Put, value, Some(latest.revision), ttl)?;
+                match self.write(key, options).await {
                     Ok(revision) => Ok(revision),
                     Err(e) if e.is_wrong_last_sequence() => Err(key_exists(e)),
                     Err(e) => Err(e.into()),
@@ -254,9 +211,8 @@ impl Store {
         ttl: Option<Duration>,
     ) -> Result<u64> {
         validate_write_key(key)?;
-        let headers = Headers::default().expect(Some(revision))?.ttl(ttl)?;
-        self.write_expecting(key, value, headers, Some(revision))
-            .await
+        let options = write_options(Operation::Put, value, Some(revision), ttl)?;
+        self.write_expecting(key, options, Some(revision)).await
     }
 
     /// Deletes `key`, keeping its history (a `DEL` entry); returns the delete's revision.
@@ -271,11 +227,8 @@ impl Store {
 
     async fn delete_inner(&self, key: &str, expected: Option<u64>) -> Result<u64> {
         validate_write_key(key)?;
-        let headers = Headers::default()
-            .set(KV_OPERATION, "DEL")?
-            .expect(expected)?;
-        self.write_expecting(key, Bytes::new(), headers, expected)
-            .await
+        let options = write_options(Operation::Delete, Bytes::new(), expected, None)?;
+        self.write_expecting(key, options, expected).await
     }
 
     /// Purges `key`: a `PURGE` entry replaces its whole history; returns its revision.
@@ -286,13 +239,9 @@ impl Store {
     /// Purges `key` with an expected revision and/or a TTL on the purge entry.
     pub async fn purge_with(&self, key: &str, options: PurgeOptions) -> Result<u64> {
         validate_write_key(key)?;
-        let headers = Headers::default()
-            .set(KV_OPERATION, "PURGE")?
-            .set(ROLLUP, "sub")?
-            .expect(options.expected_revision)?
-            .ttl(options.ttl)?;
-        self.write_expecting(key, Bytes::new(), headers, options.expected_revision)
-            .await
+        let expected = options.expected_revision;
+        let publish = write_options(Operation::Purge, Bytes::new(), expected, options.ttl)?;
+        self.write_expecting(key, publish, expected).await
     }
 
     /// Puts the value `key` had at `revision` back as its newest value, provided nothing else
@@ -308,60 +257,5 @@ impl Store {
         };
         let current = self.latest_consistent(key).await?.map_or(0, |e| e.revision);
         self.update(key, old.value, current).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use jetstream::client::StatusCode;
-
-    fn reply(payload: &'static str, headers: Option<HeaderMap>) -> jetstream::Result<u64> {
-        parse_ack(headers.as_ref(), payload.as_bytes())
-    }
-
-    #[test]
-    fn acks() {
-        assert_eq!(reply(r#"{"stream":"KV_B","seq":7}"#, None).unwrap(), 7);
-        assert_eq!(
-            reply(r#"{"stream":"KV_B","domain":"hub","seq":8,"x":[1]}"#, None).unwrap(),
-            8
-        );
-        let e = reply(
-            r#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 2"}}"#,
-            None,
-        )
-        .unwrap_err();
-        assert!(e.is_wrong_last_sequence());
-        assert!(reply(r#"{"stream":"KV_B"}"#, None).is_err());
-        assert!(reply("not json", None).is_err());
-        let status = HeaderMap::with_status(StatusCode::REQUEST_TIMEOUT, Some("Timeout"));
-        assert_eq!(reply("", Some(status)).unwrap_err().code(), Some(408));
-    }
-
-    #[test]
-    fn write_headers() {
-        let h = Headers::default()
-            .set(KV_OPERATION, "PURGE")
-            .unwrap()
-            .set(ROLLUP, "sub")
-            .unwrap()
-            .expect(Some(3))
-            .unwrap()
-            .ttl(Some(Duration::from_millis(1500)))
-            .unwrap()
-            .0
-            .unwrap();
-        let got: Vec<(&str, &str)> = h.iter().collect();
-        assert_eq!(
-            got,
-            vec![
-                ("KV-Operation", "PURGE"),
-                ("Nats-Rollup", "sub"),
-                ("Nats-Expected-Last-Subject-Sequence", "3"),
-                ("Nats-TTL", "1.5s"),
-            ]
-        );
-        assert!(Headers::default().expect(None).unwrap().0.is_none());
     }
 }

@@ -206,7 +206,12 @@ async fn create_update_bind_delete() {
     assert!(e.is_bucket_not_found(), "{e}");
     // The old handle now fails.
     assert!(kv.status().await.unwrap_err().is_bucket_not_found());
-    assert!(kv.put("k", "v").await.unwrap_err().is_no_responders());
+    let e = kv.put("k", "v").await.unwrap_err();
+    assert!(e.is_no_responders(), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "kv (jetstream: no stream answered a write to $KV.B.k (no responders))"
+    );
 
     // A stream named like a bucket but without per-subject limits is not one.
     js.create_stream(StreamConfig::new("KV_plain").subjects(["plain.>"]))

@@ -85,6 +85,69 @@ async fn create_after_delete_keeps_the_ttl() {
     }
 }
 
+/// What each write sends, as the server stored it: a put has no headers; a delete and a
+/// purge say so, with the expected revision and TTL they were given; a purge rolls up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_stored_with_their_headers() {
+    let (_server, js, kv) = bucket(markers(5)).await;
+    let headers = |rev: u64| {
+        let js = js.clone();
+        async move {
+            let stored = js.get_message("KV_T", rev).await.unwrap();
+            let h = stored.headers.unwrap_or_default();
+            h.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let owned = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let put = kv.put("k", "v").await.unwrap();
+    assert_eq!(headers(put).await, owned(&[]));
+    let created = kv.create("c", "v").await.unwrap();
+    assert_eq!(
+        headers(created).await,
+        owned(&[("Nats-Expected-Last-Subject-Sequence", "0")])
+    );
+    let del = kv.delete_expecting("k", put).await.unwrap();
+    let expected = put.to_string();
+    assert_eq!(
+        headers(del).await,
+        owned(&[
+            ("KV-Operation", "DEL"),
+            ("Nats-Expected-Last-Subject-Sequence", &expected),
+        ])
+    );
+    let purge = kv
+        .purge_with(
+            "k",
+            PurgeOptions::new()
+                .expected_revision(del)
+                .ttl(Duration::from_secs(90)),
+        )
+        .await
+        .unwrap();
+    let expected = del.to_string();
+    let mut got = headers(purge).await;
+    got.sort();
+    let mut want = owned(&[
+        ("KV-Operation", "PURGE"),
+        ("Nats-Expected-Last-Subject-Sequence", &expected),
+        ("Nats-Rollup", "sub"),
+        ("Nats-TTL", "1m30s"),
+    ]);
+    want.sort();
+    assert_eq!(got, want);
+    // The rollup left only the purge entry of the key.
+    let history = kv.history("k").await.unwrap();
+    let revisions: Vec<u64> = history.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, vec![purge]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_with_ttl_expires() {
     // Spec §6 item 61.
