@@ -184,8 +184,8 @@ impl Client {
         reply: impl AsRef<str>,
         payload: impl Into<Bytes>,
     ) -> Result<()> {
+        // The encoder validates subject and reply before writing anything.
         let reply = reply.as_ref();
-        proto::validate_reply_subject(reply)?;
         self.shared()
             .publish(subject.as_ref(), Some(reply), None, payload.into())
             .await
@@ -211,8 +211,8 @@ impl Client {
         headers: &HeaderMap,
         payload: impl Into<Bytes>,
     ) -> Result<()> {
+        // The encoder validates subject and reply before writing anything.
         let reply = reply.as_ref();
-        proto::validate_reply_subject(reply)?;
         self.shared()
             .publish(subject.as_ref(), Some(reply), Some(headers), payload.into())
             .await

@@ -68,7 +68,8 @@ pub(crate) async fn run(shared: Arc<Shared>, tls: Arc<TlsConfig>, first: Option<
         match end {
             End::Close => break,
             End::Reconnect(reason) => {
-                if shared.is_closed() {
+                // The connection failed while a close was under way: close, do not reconnect.
+                if shared.close_requested() {
                     break;
                 }
                 shared.emit(Event::Disconnected { reason });

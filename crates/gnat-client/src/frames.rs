@@ -46,6 +46,23 @@ pub(crate) fn concat<'a>(pieces: impl Iterator<Item = &'a [u8]>, len: usize) -> 
     whole.freeze()
 }
 
+/// The frames of `pieces` (`len` bytes of whole frames, in order) that `keep` accepts, in order,
+/// in one buffer.
+pub(crate) fn filter<'a>(
+    pieces: impl Iterator<Item = &'a [u8]>,
+    len: usize,
+    mut keep: impl FnMut(FrameKind, &Range<usize>) -> bool,
+) -> BytesMut {
+    let whole = concat(pieces, len);
+    let mut kept = BytesMut::new();
+    for_each_frame(&whole, |kind, range| {
+        if keep(kind, &range) {
+            kept.extend_from_slice(&whole[range]);
+        }
+    });
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

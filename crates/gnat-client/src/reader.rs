@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event};
 use crate::lock;
 use crate::shared::{Command, MUX_SID, Shared};
-use crate::subscription::{CloseReason, SubShared, slow_consumer_event};
+use crate::subscription::{CloseReason, SubShared};
 
 /// Read at least this much at a time; the buffer grows for larger frames.
 const READ_CHUNK: usize = 64 * 1024;
@@ -129,7 +129,7 @@ impl Batch {
         };
         let delivery = sub.offer(&mut self.msgs, read, &shared.counters);
         if delivery.slow_event {
-            events.push(slow_consumer_event(sub));
+            events.push(sub.slow_event());
         }
         if delivery.remove {
             table.remove(&self.sid);

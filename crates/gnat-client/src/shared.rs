@@ -91,19 +91,14 @@ impl Outbound {
         if total == 0 {
             return;
         }
-        let whole = crate::frames::concat(
+        let kept = crate::frames::filter(
             self.chunks
                 .iter()
                 .map(|c| &c[..])
                 .chain(std::iter::once(&self.buf[..])),
             total,
+            |kind, _| kind != crate::frames::FrameKind::Control,
         );
-        let mut kept = BytesMut::with_capacity(total);
-        crate::frames::for_each_frame(&whole, |kind, range| {
-            if kind != crate::frames::FrameKind::Control {
-                kept.extend_from_slice(&whole[range]);
-            }
-        });
         self.chunks.clear();
         self.chunks_len = 0;
         self.buf.clear();

@@ -283,7 +283,9 @@ impl SubShared {
         }
     }
 
-    fn slow_event(&self) -> Event {
+    /// The slow-consumer event for this subscription (raised by the reader outside its
+    /// locks).
+    pub(crate) fn slow_event(&self) -> Event {
         Event::SlowConsumer {
             sid: self.sid,
             subject: self.subject.clone(),
@@ -327,11 +329,6 @@ fn compact(msg: proto::Msg) -> proto::Msg {
         headers,
         payload: all,
     }
-}
-
-/// Raises the slow-consumer event for `sub` (called by the reader outside its locks).
-pub(crate) fn slow_consumer_event(sub: &SubShared) -> Event {
-    sub.slow_event()
 }
 
 /// Messages of one subscription, as a [`Stream`].

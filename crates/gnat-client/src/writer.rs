@@ -182,23 +182,24 @@ fn requeue_unsent(shared: &Shared, batch: &mut Batch) -> u64 {
     if total == 0 {
         return 0;
     }
-    let whole = frames::concat(
+    let mut handed = 0usize;
+    let written = batch.written;
+    let keep = frames::filter(
         batch
             .chunks
             .iter()
             .map(|c| &c[..])
             .chain(std::iter::once(&batch.buf[..])),
         total,
+        |kind, range| {
+            if range.start < written {
+                handed += range.len();
+                false
+            } else {
+                kind == FrameKind::Publish
+            }
+        },
     );
-    let mut handed = 0usize;
-    let mut keep = BytesMut::new();
-    frames::for_each_frame(&whole, |kind, range| {
-        if range.start < batch.written {
-            handed += range.len();
-        } else if kind == FrameKind::Publish {
-            keep.extend_from_slice(&whole[range]);
-        }
-    });
     if !keep.is_empty() {
         lock(&shared.out).push_front(keep.freeze());
     }

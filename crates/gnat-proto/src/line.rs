@@ -28,8 +28,9 @@ const MAX_ARGS: usize = 5;
 /// failure, it only needs to know whether a token is there.
 type Parsed<'a> = IResult<&'a [u8], &'a [u8], ()>;
 
+/// A space or a tab: the whitespace of control lines and header lines.
 #[inline]
-fn is_ws(c: u8) -> bool {
+pub(crate) fn is_ws(c: u8) -> bool {
     c == b' ' || c == b'\t'
 }
 
@@ -45,6 +46,18 @@ fn skip_ws(input: &[u8]) -> &[u8] {
 fn token(input: &[u8]) -> Option<(&[u8], &[u8])> {
     let parsed: Parsed<'_> = take_till1(is_ws)(input);
     parsed.ok()
+}
+
+/// Trims spaces and tabs at both ends.
+#[inline]
+pub(crate) fn trim_ws(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_ws(*first) {
+            break;
+        }
+        s = rest;
+    }
+    trim_end_ws(s)
 }
 
 /// Trims trailing spaces and tabs.

@@ -2,24 +2,12 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{CRLF, put_json, put_line};
+use super::{CRLF, check_publish, put_json, put_line};
 use crate::connect::Connect;
 use crate::error::{OpKind, ProtoError};
 use crate::headers::HeaderMap;
 use crate::num::Decimal;
-use crate::validate::{
-    validate_publish_subject, validate_queue_group, validate_reply_subject,
-    validate_subscribe_subject,
-};
-
-#[inline]
-fn check_publish(subject: &str, reply: Option<&str>) -> Result<(), ProtoError> {
-    validate_publish_subject(subject)?;
-    if let Some(reply) = reply {
-        validate_reply_subject(reply)?;
-    }
-    Ok(())
-}
+use crate::validate::{validate_queue_group, validate_subscribe_subject};
 
 /// Writes a head after validation; `extra` is reserved for what the caller appends.
 #[inline]

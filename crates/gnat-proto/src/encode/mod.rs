@@ -20,6 +20,7 @@ pub use server::{encode_err, encode_info, encode_msg, encode_ok};
 use bytes::{BufMut, BytesMut};
 
 use crate::error::ProtoError;
+use crate::validate::{validate_publish_subject, validate_reply_subject};
 
 /// The line terminator. A caller that wrote a head with [`encode_pub_head`] appends
 /// the payload and then this.
@@ -89,4 +90,15 @@ fn put_json<T: serde::Serialize>(
             Err(e)
         }
     }
+}
+
+/// Validates the subject and reply subject of a publish or delivery before anything is
+/// written.
+#[inline]
+pub(crate) fn check_publish(subject: &str, reply: Option<&str>) -> Result<(), ProtoError> {
+    validate_publish_subject(subject)?;
+    if let Some(reply) = reply {
+        validate_reply_subject(reply)?;
+    }
+    Ok(())
 }

@@ -3,11 +3,10 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{CRLF, put_json, put_line};
+use super::{CRLF, check_publish, put_json, put_line};
 use crate::error::ProtoError;
 use crate::info::Info;
 use crate::num::Decimal;
-use crate::validate::{validate_publish_subject, validate_reply_subject};
 
 /// Writes `INFO <json>\r\n`.
 pub fn encode_info(buf: &mut BytesMut, info: &Info) {
@@ -29,10 +28,7 @@ pub fn encode_msg(
     headers: Option<&[u8]>,
     payload: &[u8],
 ) -> Result<(), ProtoError> {
-    validate_publish_subject(subject)?;
-    if let Some(reply) = reply {
-        validate_reply_subject(reply)?;
-    }
+    check_publish(subject, reply)?;
     let sid = Decimal::new(sid);
     let subject = Some(subject.as_bytes());
     let reply = reply.map(str::as_bytes);

@@ -3,8 +3,9 @@
 use memchr::{memchr, memchr2};
 
 use super::HeaderMap;
-use super::status::{is_ws, parse_status, trim_ws};
+use super::status::parse_status;
 use crate::error::{HeaderFault, ProtoError};
+use crate::line::{is_ws, trim_ws};
 use crate::validate::is_name_byte;
 
 fn fail(reason: HeaderFault, at: usize) -> ProtoError {

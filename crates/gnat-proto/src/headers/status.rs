@@ -4,6 +4,8 @@ use core::fmt;
 
 use memchr::memchr2;
 
+use crate::line::{is_ws, trim_ws};
+
 /// The status code on a header block's version line (`NATS/1.0 <code>`).
 ///
 /// The wire form is three decimal digits; codes outside 100..=999 cannot be parsed
@@ -41,29 +43,6 @@ impl fmt::Display for StatusCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
     }
-}
-
-#[inline]
-pub(crate) fn is_ws(c: u8) -> bool {
-    c == b' ' || c == b'\t'
-}
-
-/// Trims spaces and tabs at both ends.
-#[inline]
-pub(crate) fn trim_ws(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if !is_ws(*first) {
-            break;
-        }
-        s = rest;
-    }
-    while let [rest @ .., last] = s {
-        if !is_ws(*last) {
-            break;
-        }
-        s = rest;
-    }
-    s
 }
 
 /// Parses what follows `NATS/1.0` on the version line: nothing (or only
