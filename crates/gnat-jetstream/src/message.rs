@@ -20,11 +20,9 @@ use client::{HeaderMap, Request, StatusCode, Subscription};
 use futures_core::Stream;
 use serde::{Deserialize, Serialize};
 
-use crate::context::Context;
+use crate::context::{Context, validate_token};
 use crate::error::{Error, ErrorKind, Result};
-use crate::stream::{
-    SuccessReply, check_stream_name, check_subject_filter as check_filter, success,
-};
+use crate::stream::{SuccessReply, check_subject_filter as check_filter, success};
 use crate::time::Timestamp;
 
 const NATS_STREAM: &str = "Nats-Stream";
@@ -208,8 +206,14 @@ impl RawStoredMessage {
     }
 }
 
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name).and_then(|v| v.trim().parse().ok())
+/// A header parsed as a decimal count. Peer data: digits only (no `+` sign, which
+/// `u64::from_str` would take), no overflow; anything else is `None`.
+pub(crate) fn header_u64(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
+    let value = headers?.get(name)?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
 }
 
 /// One reply to a direct get.
@@ -286,9 +290,9 @@ fn read_direct(headers: Option<&HeaderMap>) -> Result<DirectControl<'_>> {
     if let Some(status) = headers.status() {
         if status == StatusCode::END_OF_BATCH {
             return Ok(DirectControl::End(DirectBatchEnd {
-                num_pending: header_u64(headers, NATS_NUM_PENDING).unwrap_or(0),
-                last_seq: header_u64(headers, NATS_LAST_SEQUENCE).unwrap_or(0),
-                up_to_seq: header_u64(headers, NATS_UP_TO_SEQUENCE),
+                num_pending: header_u64(Some(headers), NATS_NUM_PENDING).unwrap_or(0),
+                last_seq: header_u64(Some(headers), NATS_LAST_SEQUENCE).unwrap_or(0),
+                up_to_seq: header_u64(Some(headers), NATS_UP_TO_SEQUENCE),
             }));
         }
         return Err(status_error(status, headers.description()));
@@ -296,7 +300,7 @@ fn read_direct(headers: Option<&HeaderMap>) -> Result<DirectControl<'_>> {
     let subject = headers
         .get(NATS_SUBJECT)
         .ok_or_else(|| decode_error("direct get reply without Nats-Subject"))?;
-    let sequence = header_u64(headers, NATS_SEQUENCE)
+    let sequence = header_u64(Some(headers), NATS_SEQUENCE)
         .ok_or_else(|| decode_error("direct get reply without a valid Nats-Sequence"))?;
     let time = headers
         .get(NATS_TIME_STAMP)
@@ -307,7 +311,7 @@ fn read_direct(headers: Option<&HeaderMap>) -> Result<DirectControl<'_>> {
         sequence,
         time,
         stream: headers.get(NATS_STREAM),
-        num_pending: header_u64(headers, NATS_NUM_PENDING),
+        num_pending: header_u64(Some(headers), NATS_NUM_PENDING),
     }))
 }
 
@@ -356,7 +360,7 @@ fn parse_direct_parts(headers: Option<HeaderMap>, payload: Bytes) -> Result<Dire
 
 impl Context {
     async fn msg_get(&self, stream: &str, request: &GetRequest<'_>) -> Result<StoredMessage> {
-        check_stream_name(stream)?;
+        validate_token("stream", stream)?;
         let reply: MsgGetReply = self
             .request(&format!("STREAM.MSG.GET.{stream}"), request)
             .await?;
@@ -401,7 +405,7 @@ impl Context {
     }
 
     async fn msg_delete(&self, stream: &str, seq: u64, no_erase: bool) -> Result<()> {
-        check_stream_name(stream)?;
+        validate_token("stream", stream)?;
         let reply: SuccessReply = self
             .request(
                 &format!("STREAM.MSG.DELETE.{stream}"),
@@ -423,7 +427,7 @@ impl Context {
 
     /// `<prefix>.DIRECT.GET.<stream>`, checking the stream name.
     fn direct_subject(&self, stream: &str, extra: usize) -> Result<String> {
-        check_stream_name(stream)?;
+        validate_token("stream", stream)?;
         let prefix = self.prefix();
         let mut subject = String::with_capacity(prefix.len() + 12 + stream.len() + extra);
         subject.push_str(prefix);

@@ -420,7 +420,6 @@ impl Context {
             ctx: self.clone(),
             sub,
             reply: String::with_capacity(prefix.len() + 20),
-            prefix_len: prefix.len(),
             prefix,
             window: window.max(1),
             acks: AckTable::default(),
@@ -588,7 +587,6 @@ pub struct Publisher {
     ctx: Context,
     sub: Subscription,
     prefix: String,
-    prefix_len: usize,
     reply: String,
     window: usize,
     acks: AckTable,
@@ -675,7 +673,6 @@ impl Publisher {
             acks,
             timer,
             prefix,
-            prefix_len,
             closed,
             ..
         } = self;
@@ -687,8 +684,7 @@ impl Publisher {
                         let token = msg
                             .subject
                             .as_str()
-                            .get(*prefix_len..)
-                            .filter(|_| msg.subject.starts_with(prefix.as_str()))
+                            .strip_prefix(prefix.as_str())
                             .and_then(|t| t.parse::<u64>().ok());
                         if let Some(token) = token {
                             let result = parse_ack(None, msg.headers.as_ref(), &msg.payload);

@@ -770,12 +770,18 @@ struct ListRequest<'a> {
 struct NamesReply {
     #[serde(default, deserialize_with = "null_as_default")]
     streams: Vec<String>,
+    /// The paging total (so the page is read once more, not twice, after the error probe).
+    #[serde(default)]
+    total: usize,
 }
 
 #[derive(Deserialize)]
 struct ListReply {
     #[serde(default, deserialize_with = "null_as_default")]
     streams: Vec<StreamInfo>,
+    /// The paging total.
+    #[serde(default)]
+    total: usize,
 }
 
 /// `{"success": true}`, the reply of deletes.
@@ -809,16 +815,12 @@ pub(crate) fn check_subject_filter(subject: &str) -> Result<()> {
     })
 }
 
-pub(crate) fn check_stream_name(name: &str) -> Result<()> {
-    validate_token("stream", name)
-}
-
 impl Context {
     /// Creates a stream. Fails with [`Error::is_stream_name_in_use`] (10058) when a stream of
     /// that name exists with a different configuration; an identical one succeeds.
     pub async fn create_stream(&self, config: impl Borrow<StreamConfig>) -> Result<StreamInfo> {
         let config = config.borrow();
-        check_stream_name(&config.name)?;
+        validate_token("stream", &config.name)?;
         self.request(&format!("STREAM.CREATE.{}", config.name), config)
             .await
     }
@@ -826,7 +828,7 @@ impl Context {
     /// Updates a stream's configuration.
     pub async fn update_stream(&self, config: impl Borrow<StreamConfig>) -> Result<StreamInfo> {
         let config = config.borrow();
-        check_stream_name(&config.name)?;
+        validate_token("stream", &config.name)?;
         self.request(&format!("STREAM.UPDATE.{}", config.name), config)
             .await
     }
@@ -845,7 +847,7 @@ impl Context {
 
     /// Deletes a stream and its messages and consumers.
     pub async fn delete_stream(&self, name: &str) -> Result<()> {
-        check_stream_name(name)?;
+        validate_token("stream", name)?;
         let reply: SuccessReply = self
             .request_bytes(&format!("STREAM.DELETE.{name}"), Bytes::new())
             .await?;
@@ -855,7 +857,7 @@ impl Context {
     /// The stream's configuration and state. A missing stream fails with
     /// [`Error::is_stream_not_found`] (404, 10059).
     pub async fn stream_info(&self, name: &str) -> Result<StreamInfo> {
-        check_stream_name(name)?;
+        validate_token("stream", name)?;
         self.request_bytes(&format!("STREAM.INFO.{name}"), Bytes::new())
             .await
     }
@@ -863,7 +865,7 @@ impl Context {
     /// The stream's information with [`StreamState::subjects`] filled in for every subject
     /// matching `filter` (`>` for all), fetching as many pages as the server needs.
     pub async fn stream_info_with_subjects(&self, name: &str, filter: &str) -> Result<StreamInfo> {
-        check_stream_name(name)?;
+        validate_token("stream", name)?;
         check_subject_filter(filter)?;
         let op = format!("STREAM.INFO.{name}");
         let mut first: Option<StreamInfo> = None;
@@ -876,13 +878,13 @@ impl Context {
             })?;
             let reply = self.request_raw(&op, Bytes::from(body)).await?;
             let mut info: StreamInfo = decode_reply(&reply.payload)?;
-            let page: Page = serde_json::from_slice(&reply.payload)?;
+            let total = serde_json::from_slice::<Page>(&reply.payload)?.total;
             let got = info.state.subjects.take().unwrap_or_default();
             let n = got.len();
             subjects.extend(got);
             offset = offset.saturating_add(n);
             let info = first.get_or_insert(info);
-            if n == 0 || offset >= page.total {
+            if n == 0 || offset >= total {
                 info.state.subjects = Some(subjects);
                 return Ok(first.unwrap_or_default());
             }
@@ -909,8 +911,7 @@ impl Context {
                 )
                 .await?;
             let names: NamesReply = decode_reply(&reply.payload)?;
-            let page: Page = serde_json::from_slice(&reply.payload)?;
-            Ok((names.streams, page.total))
+            Ok((names.streams, names.total))
         })
         .await
     }
@@ -935,15 +936,14 @@ impl Context {
                 )
                 .await?;
             let list: ListReply = decode_reply(&reply.payload)?;
-            let page: Page = serde_json::from_slice(&reply.payload)?;
-            Ok((list.streams, page.total))
+            Ok((list.streams, list.total))
         })
         .await
     }
 
     /// Purges messages (all, or those `request` selects); returns how many were removed.
     pub async fn purge_stream(&self, name: &str, request: PurgeRequest) -> Result<u64> {
-        check_stream_name(name)?;
+        validate_token("stream", name)?;
         if let Some(filter) = &request.filter {
             check_subject_filter(filter)?;
         }

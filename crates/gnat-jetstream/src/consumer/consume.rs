@@ -24,13 +24,12 @@ use futures_core::Stream;
 use tokio::time::Instant;
 
 use crate::consumer::ack::JsMessage;
-use crate::consumer::driver::{
-    Driver, Inbound, after, classify, description_is, header_u64, message_size,
-};
+use crate::consumer::driver::{Driver, Inbound, after, classify, description_is, message_size};
 use crate::consumer::pull::{
     MESSAGE_SIZE_EXCEEDS_MAX_BYTES, PullConsumer, PullRequest, is_benign_409, sleep_until_opt,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::message::header_u64;
 
 /// `batch` of each request when consuming by bytes (ADR-37: a large number).
 const BYTES_MODE_BATCH: u64 = 1_000_000;
@@ -325,8 +324,8 @@ impl ConsumeState {
 
     /// Subtracts what a request-ending status says will not come.
     fn cancel_pending(&mut self, message: &client::Message) -> bool {
-        let msgs = header_u64(message, "Nats-Pending-Messages");
-        let bytes = header_u64(message, "Nats-Pending-Bytes");
+        let msgs = header_u64(message.headers.as_ref(), "Nats-Pending-Messages");
+        let bytes = header_u64(message.headers.as_ref(), "Nats-Pending-Bytes");
         if let Some(m) = msgs {
             self.pending_messages = self.pending_messages.saturating_sub(m);
         }
@@ -416,7 +415,7 @@ impl ConsumeState {
         message: &client::Message,
     ) -> Option<Result<JsMessage>> {
         let budget = self.limits.max_bytes?;
-        let unused = header_u64(message, "Nats-Pending-Bytes")?;
+        let unused = header_u64(message.headers.as_ref(), "Nats-Pending-Bytes")?;
         if unused < budget {
             return None;
         }

@@ -1,5 +1,5 @@
 //! Turns an `async fn step(self) -> (Option<Item>, Self)` state machine into a `Stream`, and
-//! the helpers the consumers share: status classification and pending headers.
+//! the helpers the consumers share: status classification and message sizes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -94,15 +94,6 @@ pub(crate) fn classify(message: Message) -> Inbound {
         description,
         message,
     }
-}
-
-/// A header parsed as a decimal count (untrusted: digits only, no overflow).
-pub(crate) fn header_u64(message: &Message, name: &str) -> Option<u64> {
-    let value = message.headers.as_ref()?.get(name)?.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    value.parse().ok()
 }
 
 /// The size the server counts for a delivered message (subject, reply, headers, payload).

@@ -32,10 +32,11 @@ use tokio::time::Instant;
 
 use crate::consumer::ack::{JsMessage, MessageInfo};
 use crate::consumer::config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
-use crate::consumer::driver::{Driver, Inbound, after, classify, header_u64};
+use crate::consumer::driver::{Driver, Inbound, after, classify};
 use crate::consumer::pull::sleep_until_opt;
 use crate::context::{Context, validate_token};
 use crate::error::{Error, ErrorKind, Result};
+use crate::message::header_u64;
 
 /// Heartbeat intervals without anything arriving before the consumer is presumed lost.
 const MISSED_HEARTBEATS: u32 = 3;
@@ -423,7 +424,9 @@ impl OrderedState {
                 {
                     let _ = self.client.publish(stalled, Bytes::new()).await;
                 }
-                if header_u64(&m, "Nats-Last-Consumer").is_some_and(|last| last != self.last_dseq) {
+                if header_u64(m.headers.as_ref(), "Nats-Last-Consumer")
+                    .is_some_and(|last| last != self.last_dseq)
+                {
                     self.need_reset = true;
                 }
                 None
