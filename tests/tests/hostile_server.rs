@@ -18,6 +18,7 @@ use std::time::Duration;
 use client::proto::bytes::BytesMut;
 use client::proto::{ClientOp, Decoder, Limits};
 use client::{Backoff, Client, ConnectOptions, ErrorKind, Event, Subscription};
+use common::xorshift::Xorshift;
 use common::{EventLog, is_disconnected, is_reconnected, next, reason, within};
 use gnat_test_support::NatsServer;
 use gnat_test_support::proxy::Proxy;
@@ -42,47 +43,32 @@ fn assert_no_panics() {
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
 }
 
-/// Deterministic pseudo-random bytes (xorshift), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `len` bytes: mostly random, with CRLFs and NATS-looking words sprinkled in.
-    fn garbage(&mut self, len: usize) -> Vec<u8> {
-        const WORDS: &[&[u8]] = &[
-            b"MSG ",
-            b"HMSG ",
-            b"INFO ",
-            b"PING",
-            b"PONG",
-            b"+OK",
-            b"-ERR ",
-            b" 1 ",
-            b"\r\n",
-            b"NATS/1.0",
-            b"{",
-            b"}",
-            b"999999999999",
-        ];
-        let mut out = Vec::with_capacity(len + 16);
-        while out.len() < len {
-            match self.below(8) {
-                0 => out.extend_from_slice(WORDS[self.below(WORDS.len())]),
-                _ => out.push(self.next() as u8),
-            }
+/// `len` deterministic pseudo-random bytes (so a failure can be replayed): mostly random,
+/// with CRLFs and NATS-looking words sprinkled in.
+fn garbage(rng: &mut Xorshift, len: usize) -> Vec<u8> {
+    const WORDS: &[&[u8]] = &[
+        b"MSG ",
+        b"HMSG ",
+        b"INFO ",
+        b"PING",
+        b"PONG",
+        b"+OK",
+        b"-ERR ",
+        b" 1 ",
+        b"\r\n",
+        b"NATS/1.0",
+        b"{",
+        b"}",
+        b"999999999999",
+    ];
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        match rng.below(8) {
+            0 => out.extend_from_slice(WORDS[rng.below(WORDS.len())]),
+            _ => out.push(rng.next_u64() as u8),
         }
-        out
     }
+    out
 }
 
 // ---- a scripted server on loopback TCP ----
@@ -237,7 +223,7 @@ async fn garbage_during_the_handshake_fails_the_connect_clearly() {
         ),
         (
             "random bytes first",
-            Rng(7).garbage(300),
+            garbage(&mut Xorshift(7), 300),
             false,
             ErrorKind::Protocol,
             "handshake",
@@ -393,10 +379,15 @@ async fn garbage_on_a_live_connection_disconnects_clearly_and_the_client_recover
             "Parser Error",
         ),
     ];
-    let mut rng = Rng(0x5EED_F6A7);
+    let mut rng = Xorshift(0x5EED_F6A7);
     for round in 0..40 {
         let len = 1 + rng.below(3000);
-        cases.push((format!("random round {round}"), rng.garbage(len), true, ""));
+        cases.push((
+            format!("random round {round}"),
+            garbage(&mut rng, len),
+            true,
+            "",
+        ));
     }
 
     let total = cases.len();

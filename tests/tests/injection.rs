@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use client::proto::ClientOp;
 use client::{Client, ConnectOptions, ErrorKind, HeaderMap, Subscription};
+use common::xorshift::Xorshift;
 use common::{barrier, mark, next, text, wire_ops};
 use gnat_test_support::NatsServer;
 use gnat_test_support::proxy::Proxy;
@@ -76,7 +77,7 @@ fn valid_header_value(v: &str) -> bool {
 // ---- the generator ----
 
 /// Deterministic strings over the hostile alphabet (xorshift; a failure names its input).
-struct Gen(u64);
+struct Gen(Xorshift);
 
 const SPECIAL: &[char] = &[
     ' ', '\t', '\r', '\n', '\0', '\x7f', '.', '.', '.', '*', '>', ':',
@@ -84,26 +85,15 @@ const SPECIAL: &[char] = &[
 const ORDINARY: &[char] = &['a', 'b', 'Z', '0', '9', '-', '_', '$', '=', 'é'];
 
 impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
     /// 0 to 8 characters, one in five from [`SPECIAL`].
     fn string(&mut self) -> String {
-        let len = self.below(9);
+        let len = self.0.below(9);
         (0..len)
             .map(|_| {
-                if self.below(5) == 0 {
-                    SPECIAL[self.below(SPECIAL.len())]
+                if self.0.below(5) == 0 {
+                    SPECIAL[self.0.below(SPECIAL.len())]
                 } else {
-                    ORDINARY[self.below(ORDINARY.len())]
+                    ORDINARY[self.0.below(ORDINARY.len())]
                 }
             })
             .collect()
@@ -206,7 +196,7 @@ async fn publish_and_reply_subjects() {
     let mut wide = s.peer.subscribe(">").await.unwrap();
     s.peer.flush().await.unwrap();
 
-    let mut subjects = Gen(0x005B_1EC7).strings(EDGES, 3000);
+    let mut subjects = Gen(Xorshift(0x005B_1EC7)).strings(EDGES, 3000);
     subjects.push(too_long());
     let from = mark(&s.client, &s.proxy).await;
     let mut accepted = Vec::new();
@@ -218,7 +208,7 @@ async fn publish_and_reply_subjects() {
         }
     }
 
-    let mut replies = Gen(0x02E7_11E5).strings(EDGES, 1500);
+    let mut replies = Gen(Xorshift(0x02E7_11E5)).strings(EDGES, 1500);
     replies.push(too_long());
     for (i, reply) in replies.iter().enumerate() {
         let valid = valid_publish(reply) && fits("inj.reply".len() + reply.len());
@@ -290,7 +280,7 @@ fn instance(pattern: &str) -> String {
 #[tokio::test]
 async fn subscribe_subjects_and_queue_groups() {
     let s = setup().await;
-    let mut patterns = Gen(0x5AB5_C41B).strings(EDGES, 1500);
+    let mut patterns = Gen(Xorshift(0x5AB5_C41B)).strings(EDGES, 1500);
     patterns.push(too_long());
     let mut tried = 0;
     let mut accepted_total = 0;
@@ -340,7 +330,7 @@ async fn subscribe_subjects_and_queue_groups() {
         }
     }
 
-    let mut queues = Gen(0x0009_E0E5).strings(EDGES, 1500);
+    let mut queues = Gen(Xorshift(0x0009_E0E5)).strings(EDGES, 1500);
     queues.push(too_long());
     let from = mark(&s.client, &s.proxy).await;
     let mut groups = Vec::new();
@@ -397,8 +387,8 @@ async fn header_names_and_values() {
     let s = setup().await;
     let mut sub = s.peer.subscribe("inj.hdr").await.unwrap();
     s.peer.flush().await.unwrap();
-    let mut gen_names = Gen(0x004E_ADE2);
-    let mut gen_values = Gen(0x00A1_00E5);
+    let mut gen_names = Gen(Xorshift(0x004E_ADE2));
+    let mut gen_values = Gen(Xorshift(0x00A1_00E5));
     let names = gen_names.strings(EDGES, 2000);
     let values = gen_values.strings(EDGES, 2000);
 
@@ -453,7 +443,7 @@ async fn request_subjects() {
         .filter(|e| !valid_publish(e))
         .map(|e| (*e).to_string())
         .collect();
-    subjects.extend(Gen(0x02E0_0E57).strings(&[], 300));
+    subjects.extend(Gen(Xorshift(0x02E0_0E57)).strings(&[], 300));
     subjects.push(too_long());
     let mut first_accepted = None;
     let mut accepted = Vec::new();

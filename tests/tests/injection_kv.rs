@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use client::proto::ClientOp;
 use client::{Client, ConnectOptions};
+use common::xorshift::Xorshift;
 use common::{mark, text, wire_ops, within};
 use gnat_test_support::NatsServer;
 use gnat_test_support::proxy::Proxy;
@@ -78,7 +79,7 @@ fn fits(subject_len: usize) -> bool {
 // ---- the generators ----
 
 /// Deterministic strings (xorshift; a failure names its input).
-struct Gen(u64);
+struct Gen(Xorshift);
 
 const HOSTILE: &[char] = &[
     ' ', '\t', '\r', '\n', '\0', '\x7f', '.', '*', '>', '/', '\\', '=', ':', '$', 'é',
@@ -87,26 +88,15 @@ const BUCKET_CHARS: &[char] = &['a', 'Z', '0', '9', '-', '_'];
 const KEY_CHARS: &[char] = &['a', 'Z', '0', '9', '-', '/', '_', '=', '.'];
 
 impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
     /// Up to `max` characters, one in four from [`HOSTILE`].
     fn string(&mut self, ordinary: &[char], max: usize) -> String {
-        let len = self.below(max + 1);
+        let len = self.0.below(max + 1);
         (0..len)
             .map(|_| {
-                if self.below(4) == 0 {
-                    HOSTILE[self.below(HOSTILE.len())]
+                if self.0.below(4) == 0 {
+                    HOSTILE[self.0.below(HOSTILE.len())]
                 } else {
-                    ordinary[self.below(ordinary.len())]
+                    ordinary[self.0.below(ordinary.len())]
                 }
             })
             .collect()
@@ -114,9 +104,9 @@ impl Gen {
 
     /// One to three tokens, each a lone `*` or `>` now and then.
     fn filter(&mut self) -> String {
-        let tokens = 1 + self.below(3);
+        let tokens = 1 + self.0.below(3);
         (0..tokens)
-            .map(|_| match self.below(8) {
+            .map(|_| match self.0.below(8) {
                 0 | 1 => "*".to_string(),
                 2 => ">".to_string(),
                 _ => self.string(BUCKET_CHARS, 4),
@@ -274,7 +264,7 @@ fn subject(op: &ClientOp) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_names() {
     let s = setup().await;
-    let mut gen_names = Gen(0x00B0_C4E7);
+    let mut gen_names = Gen(Xorshift(0x00B0_C4E7));
     let mut names = with_edges(
         COMMON_EDGES,
         (0..600).map(|_| gen_names.string(BUCKET_CHARS, 8)),
@@ -383,7 +373,7 @@ async fn keys() {
     let kv = kv::create_bucket(&s.js, memory_bucket("INJ").history(5))
         .await
         .unwrap();
-    let mut gen_keys = Gen(0x0C0F_FEE5);
+    let mut gen_keys = Gen(Xorshift(0x0C0F_FEE5));
     let mut keys = with_edges(
         COMMON_EDGES,
         (0..3000).map(|_| gen_keys.string(KEY_CHARS, 10)),
@@ -493,7 +483,7 @@ async fn key_filters() {
     let kv = kv::create_bucket(&s.js, memory_bucket("FLT"))
         .await
         .unwrap();
-    let mut gen_filters = Gen(0x0F11_7E25);
+    let mut gen_filters = Gen(Xorshift(0x0F11_7E25));
     let filters = with_edges(COMMON_EDGES, (0..1500).map(|_| gen_filters.filter()));
 
     let from = mark(&s.client, &s.proxy).await;

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use kv::jetstream::Timestamp;
+use kv::jetstream::time::civil_from_days;
 use kv::{Entry, Status};
 use serde_json::{Value, json};
 
@@ -165,16 +166,7 @@ impl Civil {
         let secs = ts.unix_nanos().div_euclid(1_000_000_000);
         let days = i64::try_from(secs.div_euclid(86_400)).unwrap_or(0);
         let of_day = u32::try_from(secs.rem_euclid(86_400)).unwrap_or(0);
-        // Days since 1970-01-01 to the proleptic Gregorian date (Howard Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = civil_from_days(days);
         Civil {
             year,
             month,

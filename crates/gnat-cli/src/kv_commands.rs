@@ -414,7 +414,7 @@ async fn revert(js: &Context, bucket: &str, key: &str, revision: u64, force: boo
         &format!("revert {key} to revision {revision}"),
         force,
     )?;
-    store.revert(key, revision).await?;
+    store.revert_to(&old).await?;
     history(&store, key, false).await
 }
 

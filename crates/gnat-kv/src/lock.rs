@@ -194,50 +194,47 @@ impl LeaseShared {
 
     async fn keep_alive(&self) -> Result<u64> {
         let _op = self.op.lock().await;
-        let revision = {
+        let mut expected = {
             let s = self.state();
             if let Some(e) = &s.lost {
                 return Err(e.clone());
             }
             s.revision
         };
-        let sent = Instant::now();
-        let result = self
-            .store
-            .update_with_ttl(&self.key, self.token.clone(), revision, self.ttl)
-            .await;
-        match result {
-            Ok(new) => {
-                self.set(new, sent);
-                Ok(new)
-            }
-            Err(e) if e.is_wrong_last_revision() => match self.recover(revision).await {
-                Ok(ours) => {
-                    // Ours after all: renew from there (`sent` stays the last confirmed).
-                    let sent = Instant::now();
-                    match self
-                        .store
-                        .update_with_ttl(&self.key, self.token.clone(), ours, self.ttl)
-                        .await
-                    {
-                        Ok(new) => {
-                            self.set(new, sent);
-                            Ok(new)
-                        }
-                        Err(e) if e.is_wrong_last_revision() => {
-                            Err(self.mark_gone(self.lost_error(ours, None)))
-                        }
-                        Err(e) => {
-                            let at = self.state().sent;
-                            self.set(ours, at);
-                            Err(e)
-                        }
-                    }
+        // At most two writes: the second only after a wrong-last-revision failure that
+        // `recover` shows was ours after all (a keep-alive that timed out but was stored).
+        let mut recovered = false;
+        loop {
+            let sent = Instant::now();
+            let result = self
+                .store
+                .update_with_ttl(&self.key, self.token.clone(), expected, self.ttl)
+                .await;
+            match result {
+                Ok(new) => {
+                    self.set(new, sent);
+                    return Ok(new);
                 }
-                Err(e) if e.is_lease_lost() => Err(self.mark_gone(e)),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
+                Err(e) if e.is_wrong_last_revision() && recovered => {
+                    return Err(self.mark_gone(self.lost_error(expected, None)));
+                }
+                Err(e) if e.is_wrong_last_revision() => match self.recover(expected).await {
+                    Ok(ours) => {
+                        expected = ours;
+                        recovered = true;
+                    }
+                    Err(e) if e.is_lease_lost() => return Err(self.mark_gone(e)),
+                    Err(e) => return Err(e),
+                },
+                Err(e) => {
+                    if recovered {
+                        // Keep the recovered revision; `sent` stays the last confirmed.
+                        let at = self.state().sent;
+                        self.set(expected, at);
+                    }
+                    return Err(e);
+                }
+            }
         }
     }
 

@@ -249,6 +249,11 @@ impl Store {
     /// to another key, or is a delete or purge.
     pub async fn entry_at(&self, key: &str, revision: u64) -> Result<Option<Entry>> {
         validate_key(key)?;
+        self.entry_at_valid(key, revision).await
+    }
+
+    /// [`Store::entry_at`] for a key already validated.
+    pub(crate) async fn entry_at_valid(&self, key: &str, revision: u64) -> Result<Option<Entry>> {
         let ctx = &self.inner.ctx;
         let stored = if self.inner.direct_prefix.is_some() {
             ctx.direct_get(&self.inner.stream, revision).await

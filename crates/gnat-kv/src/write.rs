@@ -11,7 +11,7 @@ use bytes::Bytes;
 use jetstream::client::HeaderMap;
 use jetstream::{ErrorKind as JsErrorKind, PublishOptions, Rollup};
 
-use crate::entry::{KV_OPERATION, Operation};
+use crate::entry::{Entry, KV_OPERATION, Operation};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::validate_write_key;
 use crate::store::Store;
@@ -211,6 +211,17 @@ impl Store {
         ttl: Option<Duration>,
     ) -> Result<u64> {
         validate_write_key(key)?;
+        self.update_valid(key, value, revision, ttl).await
+    }
+
+    /// [`Store::update_with_ttl`] for a key already validated for writing.
+    async fn update_valid(
+        &self,
+        key: &str,
+        value: Bytes,
+        revision: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64> {
         let options = write_options(Operation::Put, value, Some(revision), ttl)?;
         self.write_expecting(key, options, Some(revision)).await
     }
@@ -249,13 +260,26 @@ impl Store {
     /// [`Error::is_key_not_found`] when that revision is not a value of `key`.
     pub async fn revert(&self, key: &str, revision: u64) -> Result<u64> {
         validate_write_key(key)?;
-        let Some(old) = self.entry_at(key, revision).await? else {
+        let Some(old) = self.entry_at_valid(key, revision).await? else {
             return Err(Error::new(
                 ErrorKind::KeyNotFound,
                 format!("key {key} has no value at revision {revision}"),
             ));
         };
+        self.revert_valid(key, old.value).await
+    }
+
+    /// Puts the value of `old`, an entry already read (with [`Store::entry_at`], say), back
+    /// as the newest value of its key, provided nothing else is written to the key meanwhile;
+    /// returns the new revision. [`Store::revert`] without reading the old entry again.
+    pub async fn revert_to(&self, old: &Entry) -> Result<u64> {
+        validate_write_key(&old.key)?;
+        self.revert_valid(&old.key, old.value.clone()).await
+    }
+
+    /// Writes `value` over the latest revision of `key`, a key already validated for writing.
+    async fn revert_valid(&self, key: &str, value: Bytes) -> Result<u64> {
         let current = self.latest_consistent(key).await?.map_or(0, |e| e.revision);
-        self.update(key, old.value, current).await
+        self.update_valid(key, value, current, None).await
     }
 }

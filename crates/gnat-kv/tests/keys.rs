@@ -229,6 +229,13 @@ async fn entry_at_and_revert() {
     assert_eq!((&e.value[..], e.revision), (&b"one"[..], r));
     assert!(kv.revert("a", b1).await.unwrap_err().is_key_not_found());
     assert!(kv.revert("a", d).await.unwrap_err().is_not_found());
+
+    // revert_to: the same write from an entry already read (the CLI shows it first).
+    let old = kv.entry_at("a", a2).await.unwrap().unwrap();
+    let r2 = kv.revert_to(&old).await.unwrap();
+    assert!(r2 > r);
+    let e = kv.entry("a").await.unwrap().unwrap();
+    assert_eq!((&e.value[..], e.revision), (&b"two"[..], r2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end fault tests: deadlines and condition waits, event logs,
-//! the proxy's wire tap decoded, memory figures and the opt-in switch for long runs.
+//! the proxy's wire tap decoded, memory figures, the opt-in switch for long runs, and the
+//! [`Xorshift`](xorshift::Xorshift) generator of the generated inputs.
 //!
 //! Nothing here sleeps for a fixed time: every wait is bounded by [`DEADLINE`] and ends as soon as
 //! what it waits for happened.
@@ -13,6 +14,8 @@ use client::proto::{ClientOp, Decoder, Limits};
 use client::{Backoff, Client, ConnectOptions, Event, Message, Subscription};
 use gnat_test_support::proxy::Proxy;
 use tokio::sync::mpsc;
+
+pub mod xorshift;
 
 /// The longest any single wait may take. Generous: it only bounds failures.
 pub const DEADLINE: Duration = Duration::from_secs(20);
