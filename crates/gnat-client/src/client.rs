@@ -169,7 +169,10 @@ impl Client {
 
     /// Publishes `payload` to `subject`. Returns once the message is queued for the socket
     /// (use [`Client::flush`] to know the server has it). Waits only when the write buffer is
-    /// full; while disconnected the message goes to the reconnect buffer, or fails with
+    /// full, or briefly while a subscription of this client that receives `subject` is
+    /// backlogged and being read (see
+    /// [`ConnectOptions::pace_publishers`](crate::ConnectOptions::pace_publishers)); while
+    /// disconnected the message goes to the reconnect buffer, or fails with
     /// [`ErrorKind::ReconnectBufferFull`].
     pub async fn publish(&self, subject: impl AsRef<str>, payload: impl Into<Bytes>) -> Result<()> {
         self.shared()
