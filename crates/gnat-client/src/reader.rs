@@ -51,7 +51,9 @@ pub(crate) async fn run(
     let mut events: Vec<Event> = Vec::new();
     let mut batch = Batch {
         sid: 0,
-        msgs: Vec::with_capacity(OFFER_BATCH),
+        msgs: lock(&shared.spare_batch)
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(OFFER_BATCH)),
     };
     // Numbers the socket reads; subscriptions use it to tell a lagging consumer (see
     // `SubShared::offer`).
@@ -94,6 +96,8 @@ pub(crate) async fn run(
     // What is left is of no use to the next connection, the capacity is.
     buf.clear();
     *lock(&shared.spare_read_buf) = Some(buf);
+    batch.msgs.clear();
+    *lock(&shared.spare_batch) = Some(batch.msgs);
     end
 }
 

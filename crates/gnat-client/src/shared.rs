@@ -238,6 +238,8 @@ pub(crate) struct Shared {
     /// The read buffer of a connection whose reader ended on its own (the server closed it),
     /// for the next connection, for the same reason.
     pub(crate) spare_read_buf: Mutex<Option<BytesMut>>,
+    /// The reader's batch vector (see `reader::Batch`), kept across connections likewise.
+    pub(crate) spare_batch: Mutex<Option<Vec<proto::Msg>>>,
     /// Publish pacing by this client's own subscriptions.
     pub(crate) pacing: Arc<Pacing>,
 }
@@ -284,6 +286,7 @@ impl Shared {
             closed_done_flag: AtomicBool::new(false),
             spare_write_buf: Mutex::new(None),
             spare_read_buf: Mutex::new(None),
+            spare_batch: Mutex::new(None),
             pacing: Arc::new(Pacing::new(opts.pace_publishers)),
             opts,
         }
