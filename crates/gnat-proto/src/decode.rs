@@ -141,15 +141,19 @@ impl Decoder {
     /// [`Decoder`] for the `Ok(None)`/`Ok(Some)`/`Err` contract.
     #[inline]
     pub fn decode_server(&self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
+        let Some(line_len) = find_line(buf, self.limits.max_control_line, b"INFO")? else {
+            return Ok(None);
+        };
         // The hot path: a `MSG`/`HMSG` as a real server writes it.
-        let limits = &self.limits;
-        if let Some(msg) = msg::decode_canonical(buf, limits.max_control_line, limits.max_payload) {
+        if let Some(msg) = msg::decode_canonical(buf, line_len, self.limits.max_payload) {
             return Ok(msg?.map(ServerOp::Msg));
         }
-        self.decode_server_general(buf)
+        self.decode_server_line(buf, line_len)
     }
 
-    /// Decodes by the full grammar (every operation, any case, any whitespace).
+    /// Decodes by the full grammar alone (the reference the fast path is tested
+    /// against).
+    #[cfg(test)]
     fn decode_server_general(&self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
         let Some(line_len) = find_line(buf, self.limits.max_control_line, b"INFO")? else {
             return Ok(None);

@@ -6,7 +6,6 @@
 //! ```
 
 use bytes::{Bytes, BytesMut};
-use memchr::memchr;
 
 use crate::body::{self, number};
 use crate::error::{NumField, OpKind, ProtoError};
@@ -81,27 +80,22 @@ impl Head {
 }
 
 /// Decodes a `MSG`/`HMSG` written the way nats-server writes it (upper-case name,
-/// arguments separated by single spaces) in one pass over its control line.
+/// arguments separated by single spaces) in one pass over its control line, the
+/// first `line_len` bytes of `buf`.
 ///
 /// `None` means "not this fast case": another operation, a line that is not
-/// complete or not canonical (tabs, runs of spaces, a wrong argument count), or a
-/// line with any error in it. The general path then decodes it, or names its
-/// error, by the full grammar. So this path never decides an error of the line
-/// itself; the only error it returns is the body's missing CRLF, which the general
-/// path would report for the same (canonical) line.
+/// canonical (tabs, runs of spaces, a wrong argument count), or a line with any
+/// error in it. The general path then decodes it, or names its error, by the full
+/// grammar. So this path never decides an error of the line itself; the only error
+/// it returns is the body's missing CRLF, which the general path would report for
+/// the same (canonical) line.
 #[inline(always)]
 pub(crate) fn decode_canonical(
     buf: &mut BytesMut,
-    max_control_line: usize,
+    line_len: usize,
     max_payload: usize,
 ) -> Option<Result<Option<Msg>, ProtoError>> {
-    let window = buf.get(..max_control_line.saturating_add(2)).unwrap_or(buf);
-    let lf = memchr(b'\n', window)?;
-    let line_len = lf.checked_sub(1)?;
-    let line = window.get(..line_len)?;
-    if window.get(line_len) != Some(&b'\r') {
-        return None;
-    }
+    let line = buf.get(..line_len)?;
     let (headers, op, name_len) = match line.first() {
         Some(b'M') if line.starts_with(b"MSG ") => (false, OpKind::Msg, 4),
         Some(b'H') if line.starts_with(b"HMSG ") => (true, OpKind::Hmsg, 5),
@@ -122,30 +116,25 @@ pub(crate) fn decode_canonical(
         let start = start.checked_add(1)?;
         (start < end).then_some(Span { start, end })
     };
-    let bytes = |span: Span| line.get(span.start..span.end);
+    let number = |span: Span| line.get(span.start..span.end).and_then(parse_u64);
+    let size = |span: Span| number(span).and_then(|n| usize::try_from(n).ok());
     let subject = arg(name_len.wrapping_sub(1), seps.first)?;
-    let sid = parse_u64(bytes(arg(seps.first, seps.second)?)?)?;
-    let total = arg(seps.last, line_len)?;
-    let total = usize::try_from(parse_u64(bytes(total)?)?).ok()?;
-    // The argument before the total: the header size (HMSG) or the reply (MSG).
-    let before = if seps.count > 2 {
-        arg(seps.second_last, seps.last)?
-    } else {
-        Span { start: 0, end: 0 }
-    };
-    let (reply, header_len) = if headers {
-        let header = usize::try_from(parse_u64(bytes(before)?)?).ok()?;
+    let sid = number(arg(seps.first, seps.second)?)?;
+    let total = size(arg(seps.last, line_len)?)?;
+    // Between the sid and the total: [reply] with MSG, [reply] #header with HMSG.
+    let (reply_end, header_len) = if headers {
+        let header = size(arg(seps.second_last, seps.last)?)?;
         if header > total {
             return None;
         }
-        let reply = if with_reply {
-            Some(arg(seps.second, seps.second_last)?)
-        } else {
-            None
-        };
-        (reply, Some(header))
+        (seps.second_last, Some(header))
     } else {
-        (with_reply.then_some(before), None)
+        (seps.last, None)
+    };
+    let reply = if with_reply {
+        Some(arg(seps.second, reply_end)?)
+    } else {
+        None
     };
     if total > max_payload {
         return None;
