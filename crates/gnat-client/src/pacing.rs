@@ -27,7 +27,7 @@
 //! The cost on the publish path when nothing is backlogged is one relaxed atomic load.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -48,7 +48,8 @@ const NEVER: u64 = u64::MAX;
 
 /// The pacing state of one client.
 pub(crate) struct Pacing {
-    enabled: bool,
+    /// Pacing is on (`ConnectOptions::pace_publishers`) and the client is not closed.
+    active: AtomicBool,
     /// How many subscriptions are backlogged (the publish path's one atomic load).
     backlogged: AtomicUsize,
     /// The backlogged subscriptions: sid and subject (a pattern, wildcards allowed).
@@ -66,7 +67,7 @@ pub(crate) struct Pacing {
 impl Pacing {
     pub(crate) fn new(enabled: bool) -> Self {
         Pacing {
-            enabled,
+            active: AtomicBool::new(enabled),
             backlogged: AtomicUsize::new(0),
             subjects: Mutex::new(Vec::new()),
             progress: AtomicU64::new(0),
@@ -99,6 +100,12 @@ impl Pacing {
         self.progress.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The client closed: no publish waits any more (they fail instead).
+    pub(crate) fn stop(&self) {
+        self.active.store(false, Ordering::Release);
+        self.relieved.notify_waiters();
+    }
+
     /// True while some subscription is backlogged (whether or not publishers are paced).
     #[inline]
     pub(crate) fn any_backlogged(&self) -> bool {
@@ -109,7 +116,7 @@ impl Pacing {
     /// read (see the module docs); returns at once when none is backlogged.
     #[inline]
     pub(crate) async fn wait(&self, subject: &str) {
-        if self.enabled && self.any_backlogged() {
+        if self.any_backlogged() && self.active.load(Ordering::Relaxed) {
             self.wait_slow(subject).await;
         }
     }
@@ -131,7 +138,7 @@ impl Pacing {
             let relieved = self.relieved.notified();
             tokio::pin!(relieved);
             relieved.as_mut().enable();
-            if !self.feeds_backlog(subject) {
+            if !self.active.load(Ordering::Acquire) || !self.feeds_backlog(subject) {
                 return;
             }
             let before = self.progress.load(Ordering::Acquire);
@@ -167,19 +174,22 @@ pub(crate) fn subject_matches(pattern: &str, subject: &str) -> bool {
     tokens.next().is_none()
 }
 
-/// Where a queue stands against its high- (half) and low- (quarter) water marks.
-pub(crate) fn above_high(len: usize, bytes: usize, max_len: usize, max_bytes: usize) -> bool {
-    len > max_len / 2 || bytes > max_bytes / 2
-}
-
-/// True when a backlogged queue has come down far enough to stop pacing.
-pub(crate) fn below_low(len: usize, bytes: usize, max_len: usize, max_bytes: usize) -> bool {
-    len <= max_len / 4 && bytes <= max_bytes / 4
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Starts a task that publishes (waits) on `subject` and returns how long it waited.
+    fn spawn_wait(
+        pacing: &std::sync::Arc<Pacing>,
+        subject: &'static str,
+    ) -> tokio::task::JoinHandle<Duration> {
+        let pacing = pacing.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            pacing.wait(subject).await;
+            start.elapsed()
+        })
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_publisher_waits_only_while_the_backlog_is_drained() {
@@ -200,14 +210,7 @@ mod tests {
         assert_eq!(again.elapsed(), Duration::ZERO);
         // A drain (by another task): publishers wait again, as long as draining goes on...
         pacing.drained();
-        let waiter = {
-            let pacing = pacing.clone();
-            tokio::spawn(async move {
-                let start = Instant::now();
-                pacing.wait("a.b").await;
-                start.elapsed()
-            })
-        };
+        let waiter = spawn_wait(&pacing, "a.b");
         tokio::task::yield_now().await;
         for _ in 0..40 {
             // 40 ms (4 STALLs) of drains, one a millisecond
@@ -226,14 +229,7 @@ mod tests {
         // Never longer than MAX_WAIT, however long the draining goes on.
         pacing.raise(8, ">");
         pacing.drained();
-        let waiter = {
-            let pacing = pacing.clone();
-            tokio::spawn(async move {
-                let start = Instant::now();
-                pacing.wait("x").await;
-                start.elapsed()
-            })
-        };
+        let waiter = spawn_wait(&pacing, "x");
         tokio::task::yield_now().await;
         while !waiter.is_finished() {
             pacing.drained();
@@ -256,6 +252,12 @@ mod tests {
             })
         };
         assert_eq!(drainer.await.unwrap(), Duration::ZERO);
+        // A closed client's publishes do not wait: stopping releases a waiter at once.
+        pacing.drained();
+        let waiter = spawn_wait(&pacing, "x");
+        tokio::task::yield_now().await;
+        pacing.stop();
+        assert_eq!(waiter.await.unwrap(), Duration::ZERO);
         // Disabled: never waits.
         let off = Pacing::new(false);
         off.raise(1, ">");
@@ -276,15 +278,5 @@ mod tests {
         assert!(subject_matches(">", "x"));
         assert!(subject_matches("*.b.>", "a.b.c.d"));
         assert!(!subject_matches("*.b.>", "a.c.d"));
-    }
-
-    #[test]
-    fn water_marks() {
-        assert!(!above_high(50, 0, 100, 1000));
-        assert!(above_high(51, 0, 100, 1000));
-        assert!(above_high(0, 501, 100, 1000));
-        assert!(below_low(25, 250, 100, 1000));
-        assert!(!below_low(26, 0, 100, 1000));
-        assert!(!below_low(0, 251, 100, 1000));
     }
 }

@@ -461,9 +461,7 @@ impl Shared {
             self.max_payload.load(Ordering::Relaxed),
         )?;
         let estimate = subject.len() + reply.map_or(0, str::len) + header_len + payload.len() + 64;
-        if !self.is_closed() {
-            self.pacing.wait(subject).await;
-        }
+        self.pacing.wait(subject).await;
         self.enqueue(estimate, true, false, |out| {
             if payload.len() >= CHAIN_THRESHOLD {
                 proto::encode_pub_head(&mut out.buf, subject, reply, headers, payload.len())?;
@@ -738,6 +736,7 @@ impl Shared {
     /// Ends everything: the state, flushes, requests and subscriptions.
     pub(crate) fn on_closed(&self) {
         self.closed.store(true, Ordering::Release);
+        self.pacing.stop();
         let pongs: Vec<_> = {
             let mut out = lock(&self.out);
             out.state = ConnState::Closed;

@@ -13,7 +13,7 @@ use crate::error::{ErrorKind, Result};
 use crate::events::{Counters, Event};
 use crate::message::Message;
 use crate::options::SubscriptionLimits;
-use crate::pacing::{self, Pacing};
+use crate::pacing::Pacing;
 use crate::shared::Shared;
 use crate::{Client, lock};
 
@@ -67,6 +67,19 @@ struct SubQueue {
     in_hand: bool,
     /// Above the high-water mark, and counted in the client's [`Pacing`].
     backlogged: bool,
+}
+
+impl SubQueue {
+    /// Whether the queue holds more than `1/part` of either limit: half of them is where a
+    /// slow-consumer episode may end and where a backlog starts (see [`crate::pacing`]), a
+    /// quarter where the backlog ends.
+    fn over(&self, limits: &SubscriptionLimits, part: usize) -> bool {
+        over(limits, self.msgs.len(), self.bytes, part)
+    }
+}
+
+fn over(limits: &SubscriptionLimits, len: usize, bytes: usize, part: usize) -> bool {
+    len > limits.messages / part || bytes > limits.bytes / part
 }
 
 /// What the reader should do after offering a message.
@@ -146,10 +159,7 @@ impl SubShared {
                     delivery.slow_event = true;
                 }
             } else {
-                if q.slow
-                    && q.msgs.len() <= self.limits.messages / 2
-                    && q.bytes <= self.limits.bytes / 2
-                {
+                if q.slow && !q.over(&self.limits, 2) {
                     q.slow = false;
                 }
                 q.bytes += size;
@@ -169,15 +179,7 @@ impl SubShared {
         if dropped > 0 {
             Counters::add(&counters.slow_consumer_drops, dropped);
         }
-        if queued
-            && !q.backlogged
-            && pacing::above_high(
-                q.msgs.len(),
-                q.bytes,
-                self.limits.messages,
-                self.limits.bytes,
-            )
-        {
+        if queued && !q.backlogged && q.over(&self.limits, 2) {
             q.backlogged = true;
             self.pacing.raise(self.sid, &self.subject);
         }
@@ -199,14 +201,7 @@ impl SubShared {
     /// Ends the backlogged state (see [`crate::pacing`]) once the queue is down to its
     /// low-water mark (or cleared).
     fn settle_backlog(&self, q: &mut SubQueue) {
-        if q.backlogged
-            && pacing::below_low(
-                q.msgs.len(),
-                q.bytes,
-                self.limits.messages,
-                self.limits.bytes,
-            )
-        {
+        if q.backlogged && !q.over(&self.limits, 4) {
             q.backlogged = false;
             self.pacing.lower(self.sid);
         }
@@ -540,5 +535,26 @@ impl std::fmt::Debug for Subscription {
             .field("subject", &self.shared.subject)
             .field("queue_group", &self.shared.queue_group)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn water_marks() {
+        let limits = SubscriptionLimits {
+            messages: 100,
+            bytes: 1000,
+        };
+        // High-water mark: half of either limit.
+        assert!(!over(&limits, 50, 0, 2));
+        assert!(over(&limits, 51, 0, 2));
+        assert!(over(&limits, 0, 501, 2));
+        // Low-water mark: a quarter of both.
+        assert!(!over(&limits, 25, 250, 4));
+        assert!(over(&limits, 26, 0, 4));
+        assert!(over(&limits, 0, 251, 4));
     }
 }
