@@ -114,7 +114,24 @@ struct Batch {
     msgs: Vec<proto::Msg>,
 }
 
+/// The subscription table, while the reader holds it locked.
+type Table<'a> = MutexGuard<'a, HashMap<u64, Arc<SubShared>>>;
+
 impl Batch {
+    /// Offers what is batched before anything else happens. Messages are only batched while
+    /// the table is locked, so a batch with messages has its table.
+    fn flush(
+        &mut self,
+        shared: &Shared,
+        subs: &mut Option<Table<'_>>,
+        read: u64,
+        events: &mut Vec<Event>,
+    ) {
+        if let Some(table) = subs.as_mut() {
+            self.offer(shared, table, read, events);
+        }
+    }
+
     /// Offers the batch to its subscription, if that still exists.
     fn offer(
         &mut self,
@@ -154,7 +171,7 @@ fn dispatch(
     let mut in_messages = 0u64;
     let mut in_bytes = 0u64;
     // The subscription table is locked once per run of messages, not per message.
-    let mut subs: Option<MutexGuard<'_, HashMap<u64, Arc<SubShared>>>> = None;
+    let mut subs: Option<Table<'_>> = None;
     let result = loop {
         let op = match decoder.decode_server(buf) {
             Ok(Some(op)) => op,
@@ -171,9 +188,7 @@ fn dispatch(
             in_bytes += msg.payload.len() as u64;
             if msg.sid == MUX_SID {
                 // Messages that arrived before the reply reach their subscriptions first.
-                if let Some(table) = subs.as_mut() {
-                    batch.offer(shared, table, read, events);
-                }
+                batch.flush(shared, &mut subs, read, events);
                 shared.deliver_reply(msg);
                 continue;
             }
@@ -187,18 +202,13 @@ fn dispatch(
         }
         // Anything else may take other locks: hand over the batch and release the table
         // first (lock order).
-        if let Some(table) = subs.as_mut() {
-            batch.offer(shared, table, read, events);
-        }
+        batch.flush(shared, &mut subs, read, events);
         subs = None;
         if let Err(end) = handle_control(shared, op, server, events) {
             break Err(end);
         }
     };
-    if !batch.msgs.is_empty() {
-        let table = subs.get_or_insert_with(|| lock(&shared.subs));
-        batch.offer(shared, table, read, events);
-    }
+    batch.flush(shared, &mut subs, read, events);
     drop(subs);
     Counters::add(&shared.counters.in_messages, in_messages);
     Counters::add(&shared.counters.in_bytes, in_bytes);
