@@ -187,7 +187,8 @@ impl Store {
     /// has never been written, or was purged); returns the new revision. Fails with
     /// [`Error::is_wrong_last_revision`] otherwise.
     pub async fn update(&self, key: &str, value: impl Into<Bytes>, revision: u64) -> Result<u64> {
-        self.update_inner(key, value.into(), revision, None).await
+        validate_write_key(key)?;
+        self.update_valid(key, value.into(), revision, None).await
     }
 
     /// As [`Store::update`], and the new value expires after `ttl` (the bucket needs limit
@@ -199,19 +200,9 @@ impl Store {
         revision: u64,
         ttl: Duration,
     ) -> Result<u64> {
-        self.update_inner(key, value.into(), revision, Some(ttl))
-            .await
-    }
-
-    async fn update_inner(
-        &self,
-        key: &str,
-        value: Bytes,
-        revision: u64,
-        ttl: Option<Duration>,
-    ) -> Result<u64> {
         validate_write_key(key)?;
-        self.update_valid(key, value, revision, ttl).await
+        self.update_valid(key, value.into(), revision, Some(ttl))
+            .await
     }
 
     /// [`Store::update_with_ttl`] for a key already validated for writing.
