@@ -287,12 +287,13 @@ fn read_direct(headers: Option<&HeaderMap>) -> Result<DirectControl<'_>> {
     let Some(headers) = headers else {
         return Err(decode_error("direct get reply without headers"));
     };
+    let count = |name| header_u64(Some(headers), name);
     if let Some(status) = headers.status() {
         if status == StatusCode::END_OF_BATCH {
             return Ok(DirectControl::End(DirectBatchEnd {
-                num_pending: header_u64(Some(headers), NATS_NUM_PENDING).unwrap_or(0),
-                last_seq: header_u64(Some(headers), NATS_LAST_SEQUENCE).unwrap_or(0),
-                up_to_seq: header_u64(Some(headers), NATS_UP_TO_SEQUENCE),
+                num_pending: count(NATS_NUM_PENDING).unwrap_or(0),
+                last_seq: count(NATS_LAST_SEQUENCE).unwrap_or(0),
+                up_to_seq: count(NATS_UP_TO_SEQUENCE),
             }));
         }
         return Err(status_error(status, headers.description()));
@@ -300,7 +301,7 @@ fn read_direct(headers: Option<&HeaderMap>) -> Result<DirectControl<'_>> {
     let subject = headers
         .get(NATS_SUBJECT)
         .ok_or_else(|| decode_error("direct get reply without Nats-Subject"))?;
-    let sequence = header_u64(Some(headers), NATS_SEQUENCE)
+    let sequence = count(NATS_SEQUENCE)
         .ok_or_else(|| decode_error("direct get reply without a valid Nats-Sequence"))?;
     let time = headers
         .get(NATS_TIME_STAMP)
@@ -311,7 +312,7 @@ fn read_direct(headers: Option<&HeaderMap>) -> Result<DirectControl<'_>> {
         sequence,
         time,
         stream: headers.get(NATS_STREAM),
-        num_pending: header_u64(Some(headers), NATS_NUM_PENDING),
+        num_pending: count(NATS_NUM_PENDING),
     }))
 }
 
