@@ -112,11 +112,18 @@ impl Pacing {
         self.backlogged.load(Ordering::Relaxed) != 0
     }
 
+    /// Whether [`Pacing::wait`] might wait for some subject (a subscription is backlogged and
+    /// pacing is on); `false` means no publish has to wait now.
+    #[inline]
+    pub(crate) fn may_wait(&self) -> bool {
+        self.any_backlogged() && self.active.load(Ordering::Relaxed)
+    }
+
     /// Waits while a publish to `subject` would outrun a backlogged subscription that is being
     /// read (see the module docs); returns at once when none is backlogged.
     #[inline]
     pub(crate) async fn wait(&self, subject: &str) {
-        if self.any_backlogged() && self.active.load(Ordering::Relaxed) {
+        if self.may_wait() {
             self.wait_slow(subject).await;
         }
     }
