@@ -356,30 +356,19 @@ impl Shared {
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
-            match self.try_enqueue(
-                estimate,
-                is_message,
-                awaits_answer,
-                &mut encode,
-                Some(notified.as_mut()),
-            )? {
-                Enqueued::Done { wake } => {
-                    if wake {
-                        self.wake_writer();
-                    }
-                    return Ok(());
-                }
-                Enqueued::Full => {
-                    let _waiting = SpaceWaiter(self);
-                    notified.await;
-                }
+            let room = Some(notified.as_mut());
+            if self.try_enqueue(estimate, is_message, awaits_answer, &mut encode, room)? {
+                return Ok(());
             }
+            let _waiting = SpaceWaiter(self);
+            notified.await;
         }
     }
 
-    /// One attempt of [`Shared::enqueue`] under the lock. On `Full` a caller that passed
-    /// `notified` is registered (`notified` enabled, `space_waiters` counted) before the lock
-    /// is released; one that did not (the synchronous fast path) is not.
+    /// One attempt of [`Shared::enqueue`]: `true` when encoded (the writer is woken if it has
+    /// to be), `false` when the buffer is full. On `false` a caller that passed `notified` is
+    /// registered (`notified` enabled, `space_waiters` counted) before the lock is released;
+    /// one that did not (an attempt before any await) is not.
     fn try_enqueue<F>(
         &self,
         estimate: usize,
@@ -387,7 +376,7 @@ impl Shared {
         awaits_answer: bool,
         encode: &mut F,
         notified: Option<std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>>,
-    ) -> Result<Enqueued>
+    ) -> Result<bool>
     where
         F: FnMut(&mut Outbound) -> Result<usize>,
     {
@@ -413,7 +402,7 @@ impl Shared {
                         out.space_waiters += 1;
                         notified.enable();
                     }
-                    return Ok(Enqueued::Full);
+                    return Ok(false);
                 }
             }
         }
@@ -427,7 +416,11 @@ impl Shared {
         } else {
             out.take_wake()
         };
-        Ok(Enqueued::Done { wake })
+        drop(out);
+        if wake {
+            self.wake_writer();
+        }
+        Ok(true)
     }
 
     /// Refuses a control line the server would reject with the fatal `Maximum Control Line
@@ -448,9 +441,6 @@ impl Shared {
     }
 
     /// Publishes a message (PUB or HPUB), chaining large payloads instead of copying them.
-    ///
-    /// Tries [`Shared::try_publish`] first, so the common case (room in the buffer, no pacing)
-    /// never builds the waiting machinery.
     pub(crate) async fn publish(
         &self,
         subject: &str,
@@ -458,64 +448,6 @@ impl Shared {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<()> {
-        if self.try_publish(subject, reply, headers, &payload)? {
-            return Ok(());
-        }
-        self.publish_waiting(subject, reply, headers, payload).await
-    }
-
-    /// Publishes without waiting: `Ok(true)` when the message is queued, `Ok(false)` when it
-    /// would have to wait (the buffer is full, or publishers may be paced) and nothing was
-    /// written; errors (invalid input, closed, reconnect buffer full) as [`Shared::publish`].
-    pub(crate) fn try_publish(
-        &self,
-        subject: &str,
-        reply: Option<&str>,
-        headers: Option<&HeaderMap>,
-        payload: &Bytes,
-    ) -> Result<bool> {
-        let (headers, estimate) = self.check_publish(subject, reply, headers, payload)?;
-        if self.pacing.may_wait() {
-            return Ok(false);
-        }
-        let encode =
-            &mut |out: &mut Outbound| encode_publish(out, subject, reply, headers, payload);
-        match self.try_enqueue(estimate, true, false, encode, None)? {
-            Enqueued::Done { wake } => {
-                if wake {
-                    self.wake_writer();
-                }
-                Ok(true)
-            }
-            Enqueued::Full => Ok(false),
-        }
-    }
-
-    /// The waiting path of [`Shared::publish`]: paced, and parked while the buffer is full.
-    async fn publish_waiting(
-        &self,
-        subject: &str,
-        reply: Option<&str>,
-        headers: Option<&HeaderMap>,
-        payload: Bytes,
-    ) -> Result<()> {
-        let (headers, estimate) = self.check_publish(subject, reply, headers, &payload)?;
-        self.pacing.wait(subject).await;
-        self.enqueue(estimate, true, false, |out| {
-            encode_publish(out, subject, reply, headers, &payload)
-        })
-        .await
-    }
-
-    /// Checks a publish's sizes; returns the headers worth sending and an upper bound of the
-    /// bytes it encodes to.
-    fn check_publish<'h>(
-        &self,
-        subject: &str,
-        reply: Option<&str>,
-        headers: Option<&'h HeaderMap>,
-        payload: &Bytes,
-    ) -> Result<(Option<&'h HeaderMap>, usize)> {
         self.check_control_line(subject.len() + reply.map_or(0, str::len))?;
         let headers = headers.filter(|h| !h.is_empty() || h.status().is_some());
         let header_len = headers.map_or(0, HeaderMap::encoded_len);
@@ -525,7 +457,29 @@ impl Shared {
             self.max_payload.load(Ordering::Relaxed),
         )?;
         let estimate = subject.len() + reply.map_or(0, str::len) + header_len + payload.len() + 64;
-        Ok((headers, estimate))
+        let mut encode = |out: &mut Outbound| {
+            if payload.len() >= CHAIN_THRESHOLD {
+                proto::encode_pub_head(&mut out.buf, subject, reply, headers, payload.len())?;
+                let head = out.buf.split().freeze();
+                out.chunks_len += head.len() + payload.len();
+                out.chunks.push_back(head);
+                out.chunks.push_back(payload.clone());
+                out.buf.extend_from_slice(proto::CRLF);
+            } else {
+                match headers {
+                    Some(h) => proto::encode_hpub(&mut out.buf, subject, reply, h, &payload)?,
+                    None => proto::encode_pub(&mut out.buf, subject, reply, &payload)?,
+                }
+            }
+            Ok(payload.len())
+        };
+        // Before any await: the common case (nobody paced, room in the buffer) then builds
+        // none of the waiting futures, whose state a profile showed being copied around.
+        if !self.pacing.may_wait() && self.try_enqueue(estimate, true, false, &mut encode, None)? {
+            return Ok(());
+        }
+        self.pacing.wait(subject).await;
+        self.enqueue(estimate, true, false, encode).await
     }
 
     /// Publishes a request whose reply comes back through the mux subscription, sending that
@@ -805,37 +759,6 @@ impl Shared {
             sub.close(crate::subscription::CloseReason::ClientClosed);
         }
     }
-}
-
-/// Encodes a PUB or HPUB (validating first), chaining a large payload instead of copying
-/// it. Returns the payload's size (for the statistics).
-fn encode_publish(
-    out: &mut Outbound,
-    subject: &str,
-    reply: Option<&str>,
-    headers: Option<&HeaderMap>,
-    payload: &Bytes,
-) -> Result<usize> {
-    if payload.len() >= CHAIN_THRESHOLD {
-        proto::encode_pub_head(&mut out.buf, subject, reply, headers, payload.len())?;
-        let head = out.buf.split().freeze();
-        out.chunks_len += head.len() + payload.len();
-        out.chunks.push_back(head);
-        out.chunks.push_back(payload.clone());
-        out.buf.extend_from_slice(proto::CRLF);
-    } else {
-        match headers {
-            Some(h) => proto::encode_hpub(&mut out.buf, subject, reply, h, payload)?,
-            None => proto::encode_pub(&mut out.buf, subject, reply, payload)?,
-        }
-    }
-    Ok(payload.len())
-}
-
-/// The outcome of one enqueue attempt.
-enum Enqueued {
-    Done { wake: bool },
-    Full,
 }
 
 /// Counts a publisher parked for buffer space, until it stops waiting (also when cancelled).
