@@ -20,14 +20,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use gnat_test_support::NatsServer;
 use proto::{Decoder, Limits, ServerOp};
 
-// Only `runtime()` and the responder are used here.
+// Not every helper is used here.
 #[allow(dead_code)]
 mod common;
 
@@ -230,6 +229,13 @@ struct Shape {
 }
 
 impl Shape {
+    fn new(name: &'static str) -> Self {
+        Shape {
+            name,
+            rounds: Vec::new(),
+        }
+    }
+
     fn print(&self) {
         let median = |f: &dyn Fn(&[f64; 3]) -> f64| {
             let mut v: Vec<f64> = self.rounds.iter().map(f).collect();
@@ -279,49 +285,15 @@ fn main() {
             common::spawn_gnat_responder(&url, "bench.echo").await,
         )
     });
-    let (gnat_kv, official_kv) = rt.block_on(async {
-        let value = Bytes::from(vec![b'x'; 128]);
-        let js = jetstream::connect(&js_url).await.expect("gnat connects");
-        let config = kv::Config::new("GNAT")
-            .history(1)
-            .storage(kv::StorageType::File);
-        let g = kv::create_bucket(&js, config).await.expect("gnat bucket");
-        let o = async_nats::jetstream::new(async_nats::connect(&js_url).await.expect("connects"))
-            .create_key_value(async_nats::jetstream::kv::Config {
-                bucket: "OFFICIAL".to_string(),
-                history: 1,
-                storage: async_nats::jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .expect("async-nats bucket");
-        for i in 0..KEYS {
-            g.put(&key_of(i), value.clone()).await.expect("put");
-            o.put(key_of(i), value.clone()).await.expect("put");
-        }
-        (g, o)
-    });
+    let keys: Vec<String> = (0..KEYS).map(key_of).collect();
+    let value = Bytes::from(vec![b'x'; 128]);
+    let (gnat_kv, official_kv) = rt.block_on(common::kv_buckets(&js_url, &keys, &value));
 
-    let mut publish = Shape {
-        name: "publish 16 B",
-        rounds: Vec::new(),
-    };
-    let mut pubsub = Shape {
-        name: "pub+sub 1 conn",
-        rounds: Vec::new(),
-    };
-    let mut request = Shape {
-        name: "request 64",
-        rounds: Vec::new(),
-    };
-    let mut kv_get = Shape {
-        name: "kv get 64-way",
-        rounds: Vec::new(),
-    };
-    let mut kv_put = Shape {
-        name: "kv put 64-way",
-        rounds: Vec::new(),
-    };
+    let mut publish = Shape::new("publish 16 B");
+    let mut pubsub = Shape::new("pub+sub 1 conn");
+    let mut request = Shape::new("request 64");
+    let mut kv_get = Shape::new("kv get 64-way");
+    let mut kv_put = Shape::new("kv put 64-way");
     let p16 = Bytes::from(vec![b'x'; 16]);
     let p128 = Bytes::from(vec![b'x'; 128]);
     for _ in 0..rounds {
@@ -355,13 +327,7 @@ fn main() {
                     $c.flush().await.expect("flush");
                     let started = Instant::now();
                     let rx = tokio::spawn(async move {
-                        let mut got = 0u64;
-                        while got < PUBSUB_COUNT {
-                            match tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
-                                Ok(Some(_)) => got += 1,
-                                _ => break,
-                            }
-                        }
+                        let got = common::receive(&mut sub, PUBSUB_COUNT).await;
                         (got, Instant::now())
                     });
                     for _ in 0..PUBSUB_COUNT {

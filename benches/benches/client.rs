@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use futures_util::StreamExt;
+// Not every helper is used here.
+#[allow(dead_code)]
 mod common;
 
 use common::{runtime, spawn_gnat_responder};
@@ -68,21 +69,6 @@ fn publish(c: &mut Criterion) {
     group.finish();
 }
 
-/// Receives until `count` messages arrived or nothing came for a while; returns how many.
-async fn receive<S, M>(sub: &mut S, count: u64) -> u64
-where
-    S: futures_util::Stream<Item = M> + Unpin,
-{
-    let mut got = 0;
-    while got < count {
-        match tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
-            Ok(Some(_)) => got += 1,
-            _ => break,
-        }
-    }
-    got
-}
-
 fn pubsub(c: &mut Criterion) {
     let server = NatsServer::start();
     let rt = runtime();
@@ -117,7 +103,7 @@ fn pubsub(c: &mut Criterion) {
                             subscriber.flush().await.unwrap();
                             let start = Instant::now();
                             let rx = tokio::spawn(async move {
-                                let got = receive(&mut sub, PUBSUB_COUNT).await;
+                                let got = common::receive(&mut sub, PUBSUB_COUNT).await;
                                 (got, Instant::now())
                             });
                             for _ in 0..PUBSUB_COUNT {
@@ -153,7 +139,7 @@ fn pubsub(c: &mut Criterion) {
                             subscriber.flush().await.unwrap();
                             let start = Instant::now();
                             let rx = tokio::spawn(async move {
-                                let got = receive(&mut sub, PUBSUB_COUNT).await;
+                                let got = common::receive(&mut sub, PUBSUB_COUNT).await;
                                 (got, Instant::now())
                             });
                             for _ in 0..PUBSUB_COUNT {

@@ -27,7 +27,7 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 
-// Only `runtime()` is used here.
+// Not every helper is used here.
 #[allow(dead_code)]
 mod common;
 mod cpu;
@@ -62,32 +62,7 @@ impl Setup {
         let rt = runtime();
         let value = Bytes::from(gnat_benches::payload(VALUE_SIZE));
         let keys: Vec<String> = (0..KEYS).map(|i| format!("key.{i}")).collect();
-        let (gnat, official) = rt.block_on(async {
-            let js = jetstream::connect(server.url()).await.unwrap();
-            let gnat = kv::create_bucket(
-                &js,
-                kv::Config::new("GNAT")
-                    .history(1)
-                    .storage(kv::StorageType::File),
-            )
-            .await
-            .unwrap();
-            let official =
-                async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap())
-                    .create_key_value(official_kv::Config {
-                        bucket: "OFFICIAL".to_string(),
-                        history: 1,
-                        storage: async_nats::jetstream::stream::StorageType::File,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-            for k in &keys {
-                gnat.put(k, value.clone()).await.unwrap();
-                official.put(k, value.clone()).await.unwrap();
-            }
-            (gnat, official)
-        });
+        let (gnat, official) = rt.block_on(common::kv_buckets(&server.url(), &keys, &value));
         Setup {
             rt,
             gnat,

@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+// Not every helper is used here.
+#[allow(dead_code)]
 mod common;
 
 use common::{runtime, spawn_gnat_responder};
