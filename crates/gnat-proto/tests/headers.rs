@@ -167,6 +167,36 @@ fn status_encoding() {
 }
 
 #[test]
+fn equality_and_hash_follow_the_entries_not_how_they_were_built() {
+    use std::hash::{BuildHasher, RandomState};
+    let hasher = RandomState::new();
+    let parsed = HeaderMap::parse(b"NATS/1.0\r\nA: one\r\n two\r\nB: x\r\n\r\n").unwrap();
+    let mut built = HeaderMap::new();
+    built.append("Gone", "soon").unwrap();
+    built.append("A", "one two").unwrap();
+    built.append("B", "x").unwrap();
+    assert_ne!(parsed, built);
+    built.remove("Gone");
+    assert_eq!(parsed, built);
+    assert_eq!(hasher.hash_one(&parsed), hasher.hash_one(&built));
+    // Same text, split differently between name and value: not equal.
+    let mut a = HeaderMap::new();
+    a.append("AB", "c").unwrap();
+    let mut b = HeaderMap::new();
+    b.append("A", "Bc").unwrap();
+    assert_ne!(a, b);
+    // Replacing a value over and over keeps one entry with the last value, and encodes
+    // to exactly that.
+    let mut h = HeaderMap::new();
+    for i in 0..10_000 {
+        h.insert("Counter", &i.to_string()).unwrap();
+    }
+    assert_eq!(h.iter().collect::<Vec<_>>(), [("Counter", "9999")]);
+    assert_eq!(encoded(&h), b"NATS/1.0\r\nCounter: 9999\r\n\r\n");
+    assert!(format!("{h:?}").contains("(\"Counter\", \"9999\")"));
+}
+
+#[test]
 fn parsing_is_lenient_where_documented() {
     // value whitespace is trimmed, no space after the colon is fine
     let h = HeaderMap::parse(b"NATS/1.0\r\nA:1\r\nB: \t 2 \t\r\nC:\r\n\r\n").unwrap();

@@ -25,11 +25,57 @@ use crate::validate::{validate_header_name, validate_header_value};
 const VERSION: &[u8] = b"NATS/1.0";
 
 /// An ordered multimap of headers, with an optional inline status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+///
+/// Names and values live back to back in one string, so a parsed block costs two
+/// allocations however many headers it has (a direct-get reply carries five or six).
+#[derive(Clone, Default)]
 pub struct HeaderMap {
     status: Option<StatusCode>,
     description: Option<String>,
-    entries: Vec<(String, String)>,
+    /// Every entry's name and value, back to back (no separators).
+    text: String,
+    entries: Vec<Entry>,
+}
+
+/// Where one header's name and value are in [`HeaderMap::text`]: the name is
+/// `start..value`, the value `value..end`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    start: usize,
+    value: usize,
+    end: usize,
+}
+
+impl std::fmt::Debug for HeaderMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderMap")
+            .field("status", &self.status)
+            .field("description", &self.description)
+            .field("entries", &self.iter().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl PartialEq for HeaderMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status
+            && self.description == other.description
+            && self.len() == other.len()
+            && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for HeaderMap {}
+
+impl std::hash::Hash for HeaderMap {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.status.hash(state);
+        self.description.hash(state);
+        self.len().hash(state);
+        for entry in self.iter() {
+            entry.hash(state);
+        }
+    }
 }
 
 impl HeaderMap {
@@ -72,20 +118,38 @@ impl HeaderMap {
         self.description.as_deref()
     }
 
+    fn name_of(&self, e: &Entry) -> &str {
+        self.text.get(e.start..e.value).unwrap_or_default()
+    }
+
+    fn value_of(&self, e: &Entry) -> &str {
+        self.text.get(e.value..e.end).unwrap_or_default()
+    }
+
+    /// Adds an entry after the others (name and value already checked).
+    fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        let value_at = self.text.len();
+        self.text.push_str(value);
+        self.entries.push(Entry {
+            start,
+            value: value_at,
+            end: self.text.len(),
+        });
+    }
+
     /// The first value of the header named exactly `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|e| self.name_of(e) == name)
+            .map(|e| self.value_of(e))
     }
 
     /// Every value of the header named exactly `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Adds a value under `name` after any existing ones. Fails (adding nothing) if
@@ -93,7 +157,7 @@ impl HeaderMap {
     pub fn append(&mut self, name: &str, value: &str) -> Result<(), ProtoError> {
         validate_header_name(name)?;
         validate_header_value(value)?;
-        self.entries.push((name.to_owned(), value.to_owned()));
+        self.push(name, value);
         Ok(())
     }
 
@@ -103,20 +167,34 @@ impl HeaderMap {
         validate_header_name(name)?;
         validate_header_value(value)?;
         self.remove(name);
-        self.entries.push((name.to_owned(), value.to_owned()));
+        self.push(name, value);
         Ok(())
     }
 
     /// Removes every header named exactly `name`; returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|(n, _)| n != name);
+        if !self.entries.iter().any(|e| self.name_of(e) == name) {
+            return 0;
+        }
+        // Rebuilt without them, so repeated inserts do not grow the text.
+        let capacity = self.text.len();
+        let text = std::mem::replace(&mut self.text, String::with_capacity(capacity));
+        let entries = std::mem::replace(&mut self.entries, Vec::with_capacity(before));
+        for e in &entries {
+            let n = text.get(e.start..e.value).unwrap_or_default();
+            if n != name {
+                self.push(n, text.get(e.value..e.end).unwrap_or_default());
+            }
+        }
         before.saturating_sub(self.entries.len())
     }
 
     /// All `(name, value)` pairs in order (a repeated name appears once per value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|e| (self.name_of(e), self.value_of(e)))
     }
 
     /// Number of header lines (the status does not count).
@@ -141,10 +219,9 @@ impl HeaderMap {
                 len = len.saturating_add(1).saturating_add(d.len());
             }
         }
-        self.entries.iter().fold(len, |len, (n, v)| {
+        self.entries.iter().fold(len, |len, e| {
             // "Name: value\r\n"
-            len.saturating_add(n.len())
-                .saturating_add(v.len())
+            len.saturating_add(e.end.saturating_sub(e.start))
                 .saturating_add(4)
         })
     }
@@ -170,12 +247,26 @@ impl HeaderMap {
             }
         }
         buf.put_slice(b"\r\n");
-        for (name, value) in &self.entries {
+        for (name, value) in self.iter() {
             buf.put_slice(name.as_bytes());
             buf.put_slice(b": ");
             buf.put_slice(value.as_bytes());
             buf.put_slice(b"\r\n");
         }
         buf.put_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderMap;
+
+    #[test]
+    fn replacing_a_value_does_not_grow_the_text() {
+        let mut h = HeaderMap::new();
+        for i in 0..1000 {
+            h.insert("Counter", &format!("{i:04}")).unwrap();
+            assert_eq!(h.text.len(), "Counter".len() + 4);
+        }
     }
 }

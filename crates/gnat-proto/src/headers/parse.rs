@@ -66,7 +66,12 @@ impl HeaderMap {
         let after = first
             .strip_prefix(b"NATS/1.0")
             .ok_or(fail(HeaderFault::Version, 0))?;
-        let mut map = HeaderMap::new();
+        let mut map = HeaderMap {
+            // Names and values are shorter than the block, and each line holds at most one.
+            text: String::with_capacity(block.len()),
+            entries: Vec::with_capacity(memchr::memchr_iter(b'\n', block).count()),
+            ..HeaderMap::default()
+        };
         match parse_status(after) {
             Ok(None) => {}
             Ok(Some((code, desc))) => {
@@ -108,12 +113,13 @@ impl HeaderMap {
         let value = trim_ws(value.get(1..).unwrap_or_default());
         let value_at = offset(at, line, value);
         let value = checked_value(value, value_at)?;
-        self.entries.push((name.to_owned(), value.to_owned()));
+        self.push(name, value);
         Ok(())
     }
 
     fn continue_value(&mut self, at: usize, line: &[u8]) -> Result<(), ProtoError> {
-        let Some((_, last)) = self.entries.last_mut() else {
+        // The last entry's value ends the text, so it can grow in place.
+        let Some(last) = self.entries.last_mut() else {
             return Err(fail(HeaderFault::Continuation, at));
         };
         let more = trim_ws(line);
@@ -122,10 +128,11 @@ impl HeaderMap {
         // so the joined value has no leading space that encode→parse would trim away (found
         // by the `headers` fuzzer).
         if !more.is_empty() {
-            if !last.is_empty() {
-                last.push(' ');
+            if last.end > last.value {
+                self.text.push(' ');
             }
-            last.push_str(more);
+            self.text.push_str(more);
+            last.end = self.text.len();
         }
         Ok(())
     }
