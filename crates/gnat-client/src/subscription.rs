@@ -542,6 +542,65 @@ impl std::fmt::Debug for Subscription {
 mod tests {
     use super::*;
 
+    /// Messages cut from one read buffer, as the reader makes them: subject, reply, headers
+    /// and payload all point into `buf`.
+    fn batch_from(buf: &bytes::Bytes, count: usize) -> Vec<proto::Msg> {
+        (0..count)
+            .map(|i| {
+                let at = i * 64;
+                proto::Msg {
+                    subject: buf.slice(at..at + 8),
+                    sid: 1,
+                    reply: (i % 2 == 0).then(|| buf.slice(at + 8..at + 16)),
+                    headers: (i % 3 == 0).then(|| buf.slice(at + 16..at + 32)),
+                    payload: buf.slice(at + 32..at + 64),
+                }
+            })
+            .collect()
+    }
+
+    fn inside(buf: &bytes::Bytes, part: &bytes::Bytes) -> bool {
+        let range = buf.as_ptr_range();
+        range.contains(&part.as_ptr())
+    }
+
+    #[test]
+    fn a_lagging_subscription_copies_new_messages_out_of_the_read_buffer() {
+        let limits = SubscriptionLimits {
+            messages: 1000,
+            bytes: 1 << 20,
+        };
+        let sub = SubShared::new(1, "s".into(), None, limits, Arc::new(Pacing::new(false)));
+        let counters = Counters::default();
+        let first_buf = bytes::Bytes::from((0..64 * 1024).map(|i| i as u8).collect::<Vec<_>>());
+        let third_buf = bytes::Bytes::from((0..64 * 1024).map(|i| !(i as u8)).collect::<Vec<_>>());
+        // Read 1, queue empty: kept as slices of the read buffer.
+        let mut batch = batch_from(&first_buf, 10);
+        sub.offer(&mut batch, 1, &counters);
+        // Read 3 while read 1's messages are still queued: copied out.
+        let mut batch = batch_from(&third_buf, 10);
+        let expected = batch.clone();
+        sub.offer(&mut batch, 3, &counters);
+        assert!(batch.is_empty());
+        let q = sub.queue.lock().unwrap();
+        assert_eq!(q.msgs.len(), 20);
+        for (read, m) in q.msgs.iter().take(10) {
+            assert_eq!(*read, 1);
+            assert!(inside(&first_buf, &m.payload) && inside(&first_buf, &m.subject));
+        }
+        for ((read, m), want) in q.msgs.iter().skip(10).zip(&expected) {
+            assert_eq!(*read, 3);
+            assert_eq!(m, want, "contents survive the copy");
+            for part in [Some(&m.subject), m.reply.as_ref(), m.headers.as_ref()]
+                .into_iter()
+                .flatten()
+                .chain([&m.payload])
+            {
+                assert!(!inside(&third_buf, part), "copied out of the read buffer");
+            }
+        }
+    }
+
     #[test]
     fn water_marks() {
         let limits = SubscriptionLimits {
