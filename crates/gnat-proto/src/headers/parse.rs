@@ -67,9 +67,11 @@ impl HeaderMap {
             .strip_prefix(b"NATS/1.0")
             .ok_or(fail(HeaderFault::Version, 0))?;
         let mut map = HeaderMap {
-            // Names and values are shorter than the block, and each line holds at most one.
+            // Names and values are shorter than the block. One entry per line, but no more
+            // than a typical block's worth up front: 24 bytes of entry per byte of a block of
+            // bare line ends would let a peer multiply what it sends.
             text: String::with_capacity(block.len()),
-            entries: Vec::with_capacity(memchr::memchr_iter(b'\n', block).count()),
+            entries: Vec::with_capacity(memchr::memchr_iter(b'\n', block).count().min(16)),
             ..HeaderMap::default()
         };
         match parse_status(after) {
