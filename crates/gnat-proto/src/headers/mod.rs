@@ -174,19 +174,22 @@ impl HeaderMap {
     /// Removes every header named exactly `name`; returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.entries.len();
-        if !self.entries.iter().any(|e| self.name_of(e) == name) {
-            return 0;
-        }
-        // Rebuilt without them, so repeated inserts do not grow the text.
-        let capacity = self.text.len();
-        let text = std::mem::replace(&mut self.text, String::with_capacity(capacity));
-        let entries = std::mem::replace(&mut self.entries, Vec::with_capacity(before));
-        for e in &entries {
-            let n = text.get(e.start..e.value).unwrap_or_default();
-            if n != name {
-                self.push(n, text.get(e.value..e.end).unwrap_or_default());
+        // In place: entries lie in the text in order, so each removed one closes its gap by
+        // moving the rest down, and the text keeps no dead bytes (repeated inserts do not
+        // grow it) without a new allocation.
+        let text = &mut self.text;
+        let mut shift = 0usize;
+        self.entries.retain_mut(|e| {
+            e.start = e.start.saturating_sub(shift);
+            e.value = e.value.saturating_sub(shift);
+            e.end = e.end.saturating_sub(shift);
+            if text.get(e.start..e.value) != Some(name) || text.get(e.start..e.end).is_none() {
+                return true;
             }
-        }
+            text.replace_range(e.start..e.end, "");
+            shift = shift.saturating_add(e.end.saturating_sub(e.start));
+            false
+        });
         before.saturating_sub(self.entries.len())
     }
 
