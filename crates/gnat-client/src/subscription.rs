@@ -143,6 +143,12 @@ impl SubShared {
         };
         let mut queued = false;
         let mut dropped = 0u64;
+        // Only pushed to while the batch is offered, the queue keeps its head: the batch
+        // lags as a whole or not at all (into an empty queue it does not).
+        let lagging = q
+            .msgs
+            .front()
+            .is_some_and(|&(first, _)| first.saturating_add(1) < read);
         for msg in msgs.drain(..) {
             if q.closed.is_some() || q.detached {
                 // A late message after unsubscribe/drain/max: the server had not processed
@@ -163,10 +169,6 @@ impl SubShared {
                     q.slow = false;
                 }
                 q.bytes += size;
-                let lagging = q
-                    .msgs
-                    .front()
-                    .is_some_and(|&(first, _)| first.saturating_add(1) < read);
                 let msg = if lagging { compact(msg) } else { msg };
                 q.msgs.push_back((read, msg));
                 queued = true;
