@@ -39,7 +39,7 @@ pub struct HeaderMap {
 
 /// Where one header's name and value are in [`HeaderMap::text`]: the name is
 /// `start..value`, the value `value..end`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone)]
 struct Entry {
     start: usize,
     value: usize,
