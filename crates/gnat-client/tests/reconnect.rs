@@ -377,11 +377,39 @@ async fn requests_and_subscriptions_work_after_reconnect() {
 
 /// Sends a signal to the nats-server process this test started (by its pid).
 fn signal(server: &NatsServer, sig: &str) -> bool {
-    std::process::Command::new("kill")
+    let sent = std::process::Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(server.pid().to_string())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    // `kill` returns once the signal is queued; the server's threads stop a moment later,
+    // and one still running could answer a PING sent in between. Wait until it is stopped.
+    sent && (sig != "STOP" || wait_stopped(server.pid()))
+}
+
+/// Waits (up to 5 s) until every thread of process `pid` is in the stopped state.
+fn wait_stopped(pid: u32) -> bool {
+    let all_stopped = || {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // The state follows the parenthesised command name.
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
+            state == Some('T')
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if all_stopped() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
 }
 
 /// A server that stops answering (process stopped, socket open) is detected by missed PONGs
