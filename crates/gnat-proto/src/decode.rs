@@ -19,8 +19,10 @@ pub struct Limits {
     /// that is larger.
     pub max_control_line: usize,
     /// Largest body (`#bytes`, or `#total-bytes` with headers) accepted (default
-    /// 64 MiB, the server's upper bound). A client should set it to the server's
-    /// INFO `max_payload`.
+    /// 64 MiB, the server's upper bound). A client keeps that default rather than the
+    /// INFO `max_payload` of the server it is connected to: that limit is what the
+    /// server accepts from *its* clients, and a message published through another
+    /// server of the cluster, configured with a larger one, is still delivered here.
     pub max_payload: usize,
 }
 
@@ -49,6 +51,21 @@ pub enum ServerOp {
     /// `-ERR <text>`: the text, with the surrounding single quotes (if both are
     /// there) and whitespace removed; invalid UTF-8 is replaced.
     Err(String),
+}
+
+impl ServerOp {
+    /// Which operation this is (`HMSG` for a message with headers).
+    pub fn kind(&self) -> OpKind {
+        match self {
+            ServerOp::Info(_) => OpKind::Info,
+            ServerOp::Msg(m) if m.headers.is_some() => OpKind::Hmsg,
+            ServerOp::Msg(_) => OpKind::Msg,
+            ServerOp::Ping => OpKind::Ping,
+            ServerOp::Pong => OpKind::Pong,
+            ServerOp::Ok => OpKind::Ok,
+            ServerOp::Err(_) => OpKind::Err,
+        }
+    }
 }
 
 /// An operation sent by a client (decoded by test servers and fuzzers).
@@ -130,11 +147,6 @@ impl Decoder {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
-    }
-
-    /// Changes the largest body accepted (e.g. to the server's INFO `max_payload`).
-    pub fn set_max_payload(&mut self, n: usize) {
-        self.limits.max_payload = n;
     }
 
     /// Decodes one server → client operation from the front of `buf`. See

@@ -11,7 +11,8 @@
 //! * [`encode`]rs that write operations into a `BytesMut`, validating user input
 //!   first so that nothing is written when it is invalid;
 //! * the `NATS/1.0` header block ([`headers::HeaderMap`], [`headers::status_of`]);
-//! * subject, queue-group and header [`validate`]ion.
+//! * subject, queue-group and header [`validate`]ion;
+//! * the classification of the server's `-ERR` texts ([`ServerError`]).
 //!
 //! It does **not** open sockets, read clocks, spawn tasks or depend on tokio; it
 //! keeps no connection state (no subscriptions, no ping timers). The connection
@@ -24,7 +25,7 @@
 //! # Layout
 //!
 //! * `decode` — [`Decoder`], [`Limits`], [`ServerOp`], [`ClientOp`]; dispatch.
-//! * `line` — the control line: CRLF search, nom grammar for the operation name and
+//! * `line` — the control line: CRLF search, the grammar of the operation name and
 //!   arguments.
 //! * `body` — size fields and zero-copy framing of operations with a body.
 //! * `msg` — `MSG`/`HMSG` ([`Msg`]); `publish` — `PUB`/`HPUB` ([`Pub`]);
@@ -33,6 +34,7 @@
 //! * [`encode`] — all encoders, [`CRLF`], [`check_payload_size`].
 //! * [`headers`] — [`HeaderMap`], [`StatusCode`], [`status_of`].
 //! * [`validate`] — subject, queue group and header checks.
+//! * `server_error` — [`ServerError`]: the `-ERR` texts nats-server sends, classified.
 //! * `error` — [`ProtoError`] and the small enums it carries.
 //! * `num` — decimal parsing and formatting without allocation.
 
@@ -59,6 +61,7 @@ mod line;
 mod msg;
 mod num;
 mod publish;
+mod server_error;
 mod sub;
 pub mod validate;
 
@@ -76,6 +79,7 @@ pub use info::Info;
 pub use line::MAX_JSON_LINE;
 pub use msg::Msg;
 pub use publish::Pub;
+pub use server_error::ServerError;
 pub use validate::{
     validate_header_name, validate_header_value, validate_publish_subject, validate_queue_group,
     validate_reply_subject, validate_subscribe_subject,

@@ -343,8 +343,10 @@ fn payload_limit() {
         d.decode_server(&mut big),
         Err(ProtoError::FrameTooLarge { size: 5, limit: 4 })
     );
-    let mut d = d;
-    d.set_max_payload(5);
+    let d = Decoder::new(Limits {
+        max_payload: 5,
+        ..*d.limits()
+    });
     assert_eq!(d.limits().max_payload, 5);
     let mut big = BytesMut::from(&b"MSG a 1 5\r\n"[..]);
     assert_eq!(d.decode_server(&mut big), Ok(None));
