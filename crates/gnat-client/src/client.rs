@@ -124,9 +124,7 @@ impl Client {
         let tls = Arc::new(TlsConfig::new());
         if opts.tls_explicit {
             // Surface bad certificate paths now rather than on every connect attempt.
-            opts.tls
-                .client_config()
-                .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
+            opts.tls.client_config().map_err(|e| Error::tls(None, e))?;
         }
         let retain = opts.retain_server_order;
         let retry = opts.retry_on_initial_connect;

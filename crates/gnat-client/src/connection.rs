@@ -12,7 +12,6 @@ use crate::addr::ServerAddr;
 use crate::auth::Auth;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ConnectOptions;
-use crate::reader::is_auth_error;
 use crate::transport::Transport;
 
 /// A connection that completed its handshake.
@@ -40,10 +39,7 @@ impl TlsConfig {
         if let Some(c) = self.config.get() {
             return Ok(c.clone());
         }
-        let built = opts
-            .tls
-            .client_config()
-            .map_err(|e| Error::new(ErrorKind::Tls, e.to_string()))?;
+        let built = opts.tls.client_config().map_err(|e| Error::tls(None, e))?;
         Ok(self.config.get_or_init(|| built).clone())
     }
 }
@@ -75,7 +71,7 @@ async fn tls_upgrade(
     let config = tls.get(opts)?;
     let stream = crate::tls::connect(config, opts.tls.server_name_for(addr.host()), tcp)
         .await
-        .map_err(|e| Error::new(ErrorKind::Tls, format!("{addr}: {e}")))?;
+        .map_err(|e| Error::tls(Some(&addr.to_string()), e))?;
     Ok(Transport::Tls(Box::new(stream)))
 }
 
@@ -105,7 +101,7 @@ async fn read_op(
                 ));
             }
             Ok(_) => {}
-            Err(e) => return Err(Error::io(&format!("{addr}: read"), &e)),
+            Err(e) => return Err(Error::io(&format!("{addr}: read"), e)),
         }
     }
 }
@@ -120,15 +116,15 @@ async fn handshake(
         Some(connector) => {
             let io = connector(addr.socket_addr_string())
                 .await
-                .map_err(|e| Error::io(&format!("connect to {addr}"), &e))?;
+                .map_err(|e| Error::io(&format!("connect to {addr}"), e))?;
             Transport::Custom(io)
         }
         None => {
             let tcp = TcpStream::connect(addr.socket_addr_string())
                 .await
-                .map_err(|e| Error::io(&format!("connect to {addr}"), &e))?;
+                .map_err(|e| Error::io(&format!("connect to {addr}"), e))?;
             tcp.set_nodelay(true)
-                .map_err(|e| Error::io(&format!("{addr}: set TCP_NODELAY"), &e))?;
+                .map_err(|e| Error::io(&format!("{addr}: set TCP_NODELAY"), e))?;
             if tls_first {
                 tls_upgrade(tcp, addr, opts, tls).await?
             } else {
@@ -150,7 +146,7 @@ async fn handshake(
         other => {
             return Err(Error::new(
                 ErrorKind::Protocol,
-                format!("{addr}: expected INFO first, got {}", op_name(&other)),
+                format!("{addr}: expected INFO first, got {}", other.kind()),
             ));
         }
     };
@@ -178,11 +174,11 @@ async fn handshake(
     transport
         .write_all(&out)
         .await
-        .map_err(|e| Error::io(&format!("{addr}: write"), &e))?;
+        .map_err(|e| Error::io(&format!("{addr}: write"), e))?;
     transport
         .flush()
         .await
-        .map_err(|e| Error::io(&format!("{addr}: write"), &e))?;
+        .map_err(|e| Error::io(&format!("{addr}: write"), e))?;
 
     loop {
         match read_op(&mut transport, &decoder, &mut buf, addr).await? {
@@ -195,7 +191,7 @@ async fn handshake(
                 transport
                     .write_all(&pong)
                     .await
-                    .map_err(|e| Error::io(&format!("{addr}: write"), &e))?;
+                    .map_err(|e| Error::io(&format!("{addr}: write"), e))?;
             }
             ServerOp::Err(text) => return Err(server_refusal(addr, text)),
             ServerOp::Msg(_) => {
@@ -226,7 +222,8 @@ fn why_tls(err: Error, addr: &ServerAddr, opts: &ConnectOptions, info: &Info) ->
     } else {
         return err;
     };
-    Error::new(err.kind(), format!("{}; {why}", err.message()))
+    let message = format!("{}; {why}", err.message());
+    err.with_message(message)
 }
 
 /// TLS is only done over TCP: a custom transport that would need it fails instead of going on
@@ -238,19 +235,8 @@ fn custom_without_tls(addr: &ServerAddr) -> Error {
     )
 }
 
-fn op_name(op: &ServerOp) -> &'static str {
-    match op {
-        ServerOp::Info(_) => "INFO",
-        ServerOp::Msg(_) => "MSG",
-        ServerOp::Ping => "PING",
-        ServerOp::Pong => "PONG",
-        ServerOp::Ok => "+OK",
-        ServerOp::Err(_) => "-ERR",
-    }
-}
-
 fn server_refusal(addr: &ServerAddr, text: String) -> Error {
-    let kind = if is_auth_error(&text) {
+    let kind = if proto::ServerError::parse(&text).is_auth() {
         ErrorKind::Authorization
     } else {
         ErrorKind::Server

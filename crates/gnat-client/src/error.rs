@@ -1,4 +1,5 @@
-//! The client's error type: a kind you can match or test with predicates, plus a message.
+//! The client's error type: a kind you can match or test with predicates, a message, and the
+//! underlying error (an `io::Error`, a TLS error) as its [`source`](std::error::Error::source).
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,17 +36,22 @@ pub enum ErrorKind {
     Config,
     /// No server of the pool could be reached.
     NoServers,
-    /// The subscription was closed by the server (for example a permissions violation).
-    SubscriptionClosed,
     /// The server refused a publish or subscription for lack of permission.
     PermissionDenied,
 }
 
+/// The cause of an [`Error`], shared so that the error stays cheap to clone.
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// An error from the client.
+///
+/// Socket and TLS failures keep the error that caused them: [`std::error::Error::source`]
+/// returns the `io::Error`, or the [`TlsError`](crate::tls::TlsError) / `rustls::Error`.
 #[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: Arc<str>,
+    source: Option<Source>,
 }
 
 /// A result with the client's [`Error`].
@@ -57,6 +63,21 @@ impl Error {
         Self {
             kind,
             message: Arc::from(message.into()),
+            source: None,
+        }
+    }
+
+    /// Builds an error of `kind` with a message and the error that caused it (returned by
+    /// [`std::error::Error::source`]).
+    pub fn with_source(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self {
+            kind,
+            message: Arc::from(message.into()),
+            source: Some(Source::from(source.into())),
         }
     }
 
@@ -121,15 +142,34 @@ impl Error {
         Self::new(ErrorKind::Timeout, format!("{what} timed out"))
     }
 
-    pub(crate) fn io(context: &str, err: &std::io::Error) -> Self {
-        // rustls reports alerts from the peer (e.g. a refused client certificate) and
-        // certificate failures through the IO error of the read or write that met them.
-        let kind = if err.get_ref().is_some_and(|e| e.is::<rustls::Error>()) {
-            ErrorKind::Tls
-        } else {
-            ErrorKind::Io
+    /// A socket failure, keeping the `io::Error` as the source — or, when it carries a
+    /// `rustls::Error` (rustls reports alerts from the peer, e.g. a refused client
+    /// certificate, and certificate failures through the IO error of the read or write that
+    /// met them), a [`ErrorKind::Tls`] error whose source is that rustls error.
+    pub(crate) fn io(context: &str, err: std::io::Error) -> Self {
+        let message = format!("{context}: {err}");
+        if !err.get_ref().is_some_and(|e| e.is::<rustls::Error>()) {
+            return Self::with_source(ErrorKind::Io, message, err);
+        }
+        match err.into_inner() {
+            Some(inner) => Self::with_source(ErrorKind::Tls, message, inner),
+            None => Self::new(ErrorKind::Tls, message),
+        }
+    }
+
+    /// A TLS failure, keeping the [`TlsError`](crate::tls::TlsError) as the source.
+    pub(crate) fn tls(context: Option<&str>, err: crate::tls::TlsError) -> Self {
+        let message = match context {
+            Some(context) => format!("{context}: {err}"),
+            None => err.to_string(),
         };
-        Self::new(kind, format!("{context}: {err}"))
+        Self::with_source(ErrorKind::Tls, message, err)
+    }
+
+    /// The same error with another message (kind and source kept).
+    pub(crate) fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Arc::from(message.into());
+        self
     }
 
     pub(crate) fn disconnected() -> Self {
@@ -168,7 +208,6 @@ impl fmt::Display for Error {
             ErrorKind::Closed => "closed",
             ErrorKind::Config => "configuration",
             ErrorKind::NoServers => "no servers",
-            ErrorKind::SubscriptionClosed => "subscription closed",
             ErrorKind::PermissionDenied => "permission denied",
         };
         if self.message.is_empty() {
@@ -184,8 +223,72 @@ impl fmt::Debug for Error {
         f.debug_struct("Error")
             .field("kind", &self.kind)
             .field("message", &&*self.message)
+            .field("source", &self.source)
             .finish()
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_io_error_is_the_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let err = Error::io("read", io);
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert_eq!(err.message(), "read: reset by peer");
+        let source = err.source().expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io::Error itself");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+        // Clones share it.
+        assert!(err.clone().source().is_some());
+    }
+
+    #[test]
+    fn a_rustls_error_inside_an_io_error_becomes_the_source_of_a_tls_error() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
+        );
+        let err = Error::io("read", io);
+        assert_eq!(err.kind(), ErrorKind::Tls);
+        let tls = err
+            .source()
+            .and_then(|s| s.downcast_ref::<rustls::Error>())
+            .expect("the rustls error");
+        assert_eq!(
+            tls,
+            &rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate)
+        );
+    }
+
+    #[test]
+    fn a_tls_error_is_the_source() {
+        let err = Error::tls(
+            Some("127.0.0.1:4222"),
+            crate::tls::TlsError::Io(std::io::Error::other("boom")),
+        );
+        assert!(err.is_tls());
+        assert!(err.message().starts_with("127.0.0.1:4222: "));
+        assert!(err.source().is_some_and(|s| s.is::<crate::tls::TlsError>()));
+    }
+
+    #[test]
+    fn errors_without_a_cause_have_no_source() {
+        assert!(Error::closed().source().is_none());
+        assert!(Error::new(ErrorKind::Config, "x").source().is_none());
+    }
+}

@@ -90,7 +90,7 @@ pub(crate) async fn run(
                 ));
             }
             Ok(_) => read += 1,
-            Err(e) => break ReadEnd::Io(Error::io("read", &e)),
+            Err(e) => break ReadEnd::Io(Error::io("read", e)),
         }
     };
     // What is left is of no use to the next connection, the capacity is.
@@ -274,90 +274,59 @@ fn handle_info(shared: &Shared, info: proto::Info, server: &str, events: &mut Ve
     }
 }
 
-/// Errors after which the server closes the connection (spec §1.7), lower-cased.
-const FATAL: &[&str] = &[
-    "unknown protocol operation",
-    "attempted to connect to route port",
-    "authorization violation",
-    "authorization timeout",
-    "invalid client protocol",
-    "maximum control line exceeded",
-    "parser error",
-    "secure connection - tls required",
-    "stale connection",
-    "maximum connections exceeded",
-    "slow consumer",
-    "maximum payload violation",
-    "user authentication expired",
-    "account authentication expired",
-    "user authentication revoked",
-    "no responders requires headers support",
-    "connection throttling is active",
-    "failed account registration",
-];
-
-/// True when `-ERR text` means the server is closing the connection.
-pub(crate) fn is_fatal(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    FATAL.iter().any(|f| lower.contains(f))
-}
-
-/// True when `-ERR text` is an authentication or authorization failure.
-pub(crate) fn is_auth_error(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("authorization violation")
-        || lower.contains("authentication expired")
-        || lower.contains("authentication revoked")
-        || lower.contains("authorization timeout")
-}
-
+/// Handles a `-ERR` (classified by [`proto::ServerError`]): a permissions violation ends the
+/// refused subscription or fails the refused requests and keeps the connection; a fatal error
+/// (the server closes the connection after it) ends the reader.
 fn handle_err(shared: &Shared, text: String, events: &mut Vec<Event>) -> Result<(), ReadEnd> {
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("permissions violation") {
-        let sid = if lower.contains("subscription to") {
-            close_denied_subscription(shared, &text)
-        } else {
-            if let Some(subject) = subject_after(&text, "publish to ") {
+    let err = proto::ServerError::parse(&text);
+    if err.is_permission() {
+        let sid = match &err {
+            proto::ServerError::SubscriptionDenied {
+                subject,
+                queue,
+                sid,
+            } => close_denied_subscription(shared, subject, queue.as_deref(), *sid, &text),
+            proto::ServerError::PublishDenied { subject } => {
                 shared.fail_requests_to(subject, &text);
+                None
             }
-            None
+            _ => None,
         };
         events.push(Event::PermissionViolation { message: text, sid });
         return Ok(());
     }
-    events.push(Event::ServerError {
-        message: text.clone(),
-    });
-    if is_fatal(&text) {
-        let kind = if is_auth_error(&text) {
+    let fatal = err.is_fatal().then(|| {
+        if err.is_auth() {
             ErrorKind::Authorization
         } else {
             ErrorKind::Server
-        };
-        return Err(ReadEnd::Fatal(Error::new(kind, text)));
+        }
+    });
+    events.push(Event::ServerError {
+        message: text.clone(),
+    });
+    match fatal {
+        Some(kind) => Err(ReadEnd::Fatal(Error::new(kind, text))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// The subject after `marker` (matched case-insensitively) in a server error text.
-fn subject_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
-    let at = text.to_ascii_lowercase().find(marker)? + marker.len();
-    let subject = text.get(at..)?.split_whitespace().next()?.trim_matches('"');
-    Some(subject.trim_end_matches('\''))
-}
-
-/// Closes the first local subscription matching `Permissions Violation for Subscription to
-/// <subject>[ using queue "<queue>"]`, and returns its sid.
-fn close_denied_subscription(shared: &Shared, text: &str) -> Option<u64> {
-    let subject = subject_after(text, "subscription to ")?;
-    let queue = subject_after(text, "using queue ").map(str::to_string);
+/// Closes the local subscription the server refused and returns its sid: the one with the
+/// sid the server named, if it has that subject, or else the oldest with that subject and
+/// queue group.
+fn close_denied_subscription(
+    shared: &Shared,
+    subject: &str,
+    queue: Option<&str>,
+    named_sid: Option<u64>,
+    text: &str,
+) -> Option<u64> {
     let sub = {
         let mut subs = lock(&shared.subs);
-        let sid = subs
-            .values()
-            .filter(|s| s.subject == subject && s.queue_group.as_deref() == queue.as_deref())
-            .map(|s| s.sid)
-            .min()?;
+        let matches = |s: &SubShared| s.subject == subject && s.queue_group.as_deref() == queue;
+        let sid = named_sid
+            .filter(|sid| subs.get(sid).is_some_and(|s| matches(s)))
+            .or_else(|| subs.values().filter(|s| matches(s)).map(|s| s.sid).min())?;
         subs.remove(&sid)?
     };
     sub.close(CloseReason::PermissionDenied(text.to_string()));
@@ -366,16 +335,19 @@ fn close_denied_subscription(shared: &Shared, text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use proto::ServerError;
 
+    /// The classification the reader acts on (the full table is in gnat-proto's tests).
     #[test]
     fn classifies_server_errors() {
-        assert!(is_fatal("Authorization Violation"));
-        assert!(is_auth_error("Authorization Violation"));
-        assert!(is_fatal("Stale Connection"));
-        assert!(is_fatal("Maximum Payload Violation"));
-        assert!(!is_fatal("Permissions Violation for Subscription to foo"));
-        assert!(!is_fatal("Invalid Subject"));
-        assert!(!is_auth_error("Stale Connection"));
+        let fatal = |t: &str| ServerError::parse(t).is_fatal();
+        let auth = |t: &str| ServerError::parse(t).is_auth();
+        assert!(fatal("Authorization Violation"));
+        assert!(auth("Authorization Violation"));
+        assert!(fatal("Stale Connection"));
+        assert!(fatal("Maximum Payload Violation"));
+        assert!(!fatal("Permissions Violation for Subscription to foo"));
+        assert!(!fatal("Invalid Subject"));
+        assert!(!auth("Stale Connection"));
     }
 }

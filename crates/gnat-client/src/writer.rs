@@ -133,7 +133,7 @@ async fn drain<W: AsyncWrite + Unpin>(
             }
         }
         let result = tokio::select! {
-            r = write_batch(&mut wr, batch) => r.map_err(|e| Error::io("write", &e)),
+            r = write_batch(&mut wr, batch) => r.map_err(|e| Error::io("write", e)),
             _ = cancel.notified() => Err(Error::new(crate::ErrorKind::Disconnected, "connection closed")),
         };
         if let Err(e) = result {
