@@ -1,21 +1,22 @@
 //! [`Client`]: the handle applications use.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
 use proto::{HeaderMap, Info, StatusCode};
 
 use crate::connection::{TlsConfig, establish};
+use crate::engine::Phase;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Events, Statistics};
 use crate::lock;
 use crate::message::Message;
 use crate::options::{ConnectOptions, SubscriptionLimits};
 use crate::pool::ServerPool;
-use crate::shared::{Command, ConnState, Shared};
-use crate::subscription::{SubShared, Subscription};
+use crate::shared::{Command, Handle, Shared};
+use crate::sub_queue::{CloseReason, SubShared};
+use crate::subscription::Subscription;
 
 /// A connection to NATS. Cheap to clone: clones share the connection, which closes when the
 /// last clone (and the last [`Subscription`]) is dropped, or on [`Client::close`].
@@ -31,18 +32,9 @@ use crate::subscription::{SubShared, Subscription};
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    shared: Arc<Shared>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The last handle is gone: the driver flushes what it can and closes.
-        self.shared.send_command(Command::Close);
-    }
+    /// One `Arc` of the shared state, counted: when the last client handle and subscription
+    /// are dropped, the driver flushes what it can and closes.
+    handle: Handle,
 }
 
 /// Connects with default options to `urls` (comma-separated).
@@ -155,14 +147,13 @@ impl Client {
             let server = crate::driver::activate(&shared, est);
             shared.emit(crate::Event::Connected { server });
         }
-        tokio::spawn(crate::driver::run(shared.clone(), tls, first));
-        Ok(Client {
-            inner: Arc::new(Inner { shared }),
-        })
+        let handle = Handle::new(shared.clone());
+        tokio::spawn(crate::driver::run(shared, tls, first));
+        Ok(Client { handle })
     }
 
     pub(crate) fn shared(&self) -> &Shared {
-        &self.inner.shared
+        &self.handle
     }
 
     /// Publishes `payload` to `subject`. Returns once the message is queued for the socket
@@ -250,39 +241,17 @@ impl Client {
         queue: Option<&str>,
         limits: SubscriptionLimits,
     ) -> Result<Subscription> {
-        proto::validate_subscribe_subject(subject)?;
-        if let Some(q) = queue {
-            proto::validate_queue_group(q)?;
-        }
-        self.shared()
-            .check_control_line(subject.len() + queue.map_or(0, str::len))?;
         let shared = self.shared();
-        let sid = shared.next_sid.fetch_add(1, Ordering::Relaxed);
         let sub = Arc::new(SubShared::new(
-            sid,
+            shared.next_sid(),
             subject.to_string(),
             queue.map(str::to_string),
             limits,
             shared.pacing.clone(),
         ));
-        let wake = {
-            let mut out = lock(&shared.out);
-            if out.state == ConnState::Closed {
-                return Err(Error::closed());
-            }
-            lock(&shared.subs).insert(sid, sub.clone());
-            if out.state == ConnState::Connected {
-                proto::encode_sub(&mut out.buf, subject, queue, sid)?;
-                out.take_wake()
-            } else {
-                // Sent with the other subscriptions when the connection is back.
-                false
-            }
-        };
-        if wake {
-            shared.wake_writer();
-        }
-        Ok(Subscription::new(self.clone(), sub))
+        // Subject and queue group are validated here, once, before anything is written.
+        shared.subscribe(&sub)?;
+        Ok(Subscription::new(self.handle.clone(), sub))
     }
 
     /// Sends a request and waits for the first reply, up to the client's request timeout.
@@ -316,18 +285,21 @@ impl Client {
         let shared = self.shared();
         let subject = subject.as_ref();
         let timeout = request.timeout.unwrap_or(shared.opts.request_timeout);
-        let (token, reply, rx, alone) = shared.register_request(subject);
-        let _guard = TokenGuard { shared, token };
+        let registered = shared.register_request(subject);
+        let _guard = TokenGuard {
+            shared,
+            token: registered.token,
+        };
         shared
             .publish_request(
                 subject,
-                &reply,
+                &registered.reply,
                 request.headers.as_ref(),
                 request.payload,
-                alone,
+                registered.alone,
             )
             .await?;
-        let msg = match tokio::time::timeout(timeout, rx).await {
+        let msg = match tokio::time::timeout(timeout, registered.rx).await {
             Ok(Ok(Ok(msg))) => msg,
             Ok(Ok(Err(e))) => return Err(e),
             Ok(Err(_)) => return Err(Error::closed()),
@@ -360,29 +332,13 @@ impl Client {
     /// [`ErrorKind::Timeout`].
     pub async fn drain(&self) -> Result<()> {
         let shared = self.shared();
-        let subs: Vec<Arc<SubShared>> = {
-            let mut out = lock(&shared.out);
-            let subs: Vec<_> = lock(&shared.subs).values().cloned().collect();
-            if out.state == ConnState::Connected {
-                for sub in &subs {
-                    proto::encode_unsub(&mut out.buf, sub.sid, None);
-                }
-                if out.take_wake() {
-                    drop(out);
-                    shared.wake_writer();
-                }
-            }
-            subs
-        };
+        let subs: Vec<Arc<SubShared>> = shared.unsubscribe_all();
         let flushed = shared.flush().await;
-        {
-            let mut table = lock(&shared.subs);
-            for sub in &subs {
-                table.remove(&sub.sid);
-            }
+        for sub in &subs {
+            shared.remove_subscription(sub.sid);
         }
         for sub in &subs {
-            sub.close(crate::subscription::CloseReason::Drained);
+            sub.close(CloseReason::Drained);
         }
         let consumed = async {
             for sub in &subs {
@@ -412,17 +368,7 @@ impl Client {
     /// everything ends — subscriptions finish, pending requests and flushes fail, and no
     /// reconnect is attempted. Returns once closed.
     pub async fn close(&self) {
-        let shared = self.shared();
-        loop {
-            let notified = shared.closed_done.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if shared.closed_done_flag.load(Ordering::Acquire) {
-                return;
-            }
-            shared.send_command(Command::Close);
-            notified.await;
-        }
+        self.shared().close().await;
     }
 
     /// Drops the current connection and connects again (to the next server of the pool).
@@ -442,7 +388,7 @@ impl Client {
 
     /// The largest payload the server accepts.
     pub fn max_payload(&self) -> usize {
-        self.shared().max_payload.load(Ordering::Relaxed)
+        self.shared().max_payload()
     }
 
     /// Counters since the client was created.
@@ -457,10 +403,10 @@ impl Client {
 
     /// Where the connection stands.
     pub fn state(&self) -> State {
-        match lock(&self.shared().out).state {
-            ConnState::Connected => State::Connected,
-            ConnState::Disconnected => State::Disconnected,
-            ConnState::Closed => State::Closed,
+        match self.shared().phase() {
+            Phase::Closed { .. } => State::Closed,
+            p if p.is_connected() => State::Connected,
+            _ => State::Disconnected,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -78,10 +78,7 @@ pub(crate) async fn run(shared: Arc<Shared>, tls: Arc<TlsConfig>, first: Option<
     }
     shared.on_closed();
     shared.emit(Event::Closed);
-    shared
-        .closed_done_flag
-        .store(true, std::sync::atomic::Ordering::Release);
-    shared.closed_done.notify_waiters();
+    shared.on_close_announced();
 }
 
 /// Makes a connection that finished its handshake the current one: the server pool, the
@@ -116,14 +113,12 @@ async fn serve(
 ) -> End {
     let buf = with_spare_capacity(shared, buf);
     let (rd, wr, direct) = transport.split();
-    // The new writer starts busy (`on_connected`), so no direct write happens before it has
-    // taken what the reconnect buffer holds.
-    lock(&shared.out).direct = direct;
+    let epoch = shared.attach(direct);
     let cancel = Arc::new(Notify::new());
     let mut writer: JoinHandle<WriterEnd> =
         tokio::spawn(writer::run(shared.clone(), wr, cancel.clone()));
     let mut reader: JoinHandle<ReadEnd> =
-        tokio::spawn(reader::run(shared.clone(), rd, buf, server.clone()));
+        tokio::spawn(reader::run(shared.clone(), rd, buf, server.clone(), epoch));
     let interval = shared.opts.ping_interval;
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
     let mut handed = None;
@@ -146,22 +141,11 @@ async fn serve(
                 break End::Reconnect(reason);
             }
             _ = ping.tick() => {
-                let (stale, wake) = {
-                    let mut out = lock(&shared.out);
-                    if out.pings_outstanding() >= shared.opts.max_pings_outstanding {
-                        (true, false)
-                    } else {
-                        (false, out.queue_ping(None))
-                    }
-                };
-                if stale {
+                if shared.on_ping_timer() {
                     break End::Reconnect(format!(
                         "stale connection: {} PINGs without a PONG",
                         shared.opts.max_pings_outstanding
                     ));
-                }
-                if wake {
-                    shared.wake_writer();
                 }
             }
             _ = shared.command_wake.notified() => match shared.take_command() {
@@ -204,11 +188,9 @@ fn with_spare_capacity(shared: &Shared, buf: bytes::BytesMut) -> bytes::BytesMut
 /// Best effort on close: wait (bounded by the connection timeout) until the server has
 /// processed everything queued so far.
 async fn flush_before_close(shared: &Shared, reader: &mut JoinHandle<ReadEnd>) {
-    let (tx, rx) = oneshot::channel();
-    let wake = lock(&shared.out).queue_ping(Some(tx));
-    if wake {
-        shared.wake_writer();
-    }
+    let Ok(rx) = shared.queue_flush() else {
+        return;
+    };
     tokio::select! {
         _ = rx => {}
         _ = reader => {}
@@ -261,7 +243,6 @@ mod tests {
     use super::*;
     use crate::ConnectOptions;
     use crate::pool::ServerPool;
-    use crate::shared::ConnState;
 
     fn shared() -> Arc<Shared> {
         Arc::new(Shared::new(
@@ -294,7 +275,7 @@ mod tests {
     #[tokio::test]
     async fn the_writer_keeps_its_buffer_for_the_next_connection() {
         let shared = shared();
-        lock(&shared.out).state = ConnState::Connected;
+        shared.on_connected();
         let cancel = Arc::new(Notify::new());
         let (a, _b) = tokio::io::duplex(1024);
         let first = tokio::spawn(writer::run(shared.clone(), a, cancel.clone()));
@@ -320,9 +301,9 @@ mod tests {
         cancel.notify_one();
         second.await.unwrap();
         let again = lock(&shared.spare_write_buf).take().unwrap();
-        // The writer swaps its buffer with the shared outbound one, so either of the two
-        // allocations may come back; what matters is that no new one was made.
-        let outbound_ptr = lock(&shared.out).buf.as_ptr();
+        // The writer swaps its buffer with the queue's, so either of the two allocations may
+        // come back; what matters is that no new one was made.
+        let outbound_ptr = shared.queue_buffer_ptr();
         assert!(again.as_ptr() == kept_ptr || again.as_ptr() == outbound_ptr);
     }
 }

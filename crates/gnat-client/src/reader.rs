@@ -6,11 +6,12 @@ use std::sync::{Arc, MutexGuard};
 use bytes::BytesMut;
 use proto::{Decoder, ServerOp};
 
+use crate::engine::MUX_SID;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Counters, Event};
 use crate::lock;
-use crate::shared::{Command, MUX_SID, Shared};
-use crate::subscription::{CloseReason, SubShared};
+use crate::shared::{Command, Shared};
+use crate::sub_queue::SubShared;
 
 /// Read at least this much at a time; the buffer grows for larger frames.
 const READ_CHUNK: usize = 64 * 1024;
@@ -37,12 +38,14 @@ impl ReadEnd {
     }
 }
 
-/// Reads until the connection fails. `buf` holds whatever the handshake read past its PONG.
+/// Reads until the connection fails. `buf` holds whatever the handshake read past its PONG;
+/// `epoch` is the connection's (see [`crate::engine::Engine::on_pong`]).
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut rd: crate::transport::ReadHalf,
     mut buf: BytesMut,
     server: String,
+    epoch: u64,
 ) -> ReadEnd {
     let decoder = Decoder::new(proto::Limits {
         max_control_line: shared.opts.max_control_line,
@@ -59,15 +62,12 @@ pub(crate) async fn run(
     // `SubShared::offer`).
     let mut read: u64 = 0;
     let end = loop {
-        if let Err(end) = dispatch(
-            &shared,
-            &decoder,
-            &mut buf,
-            &server,
-            read,
-            &mut events,
-            &mut batch,
-        ) {
+        let conn = Conn {
+            shared: &shared,
+            server: &server,
+            epoch,
+        };
+        if let Err(end) = dispatch(&conn, &decoder, &mut buf, read, &mut events, &mut batch) {
             flush_events(&shared, &mut events);
             break end;
         }
@@ -158,16 +158,24 @@ impl Batch {
     }
 }
 
+/// The connection a reader serves.
+struct Conn<'a> {
+    shared: &'a Shared,
+    /// `host:port`, for events.
+    server: &'a str,
+    epoch: u64,
+}
+
 /// Decodes and handles every complete frame in `buf`.
 fn dispatch(
-    shared: &Shared,
+    conn: &Conn<'_>,
     decoder: &Decoder,
     buf: &mut BytesMut,
-    server: &str,
     read: u64,
     events: &mut Vec<Event>,
     batch: &mut Batch,
 ) -> Result<(), ReadEnd> {
+    let shared = conn.shared;
     let mut in_messages = 0u64;
     let mut in_bytes = 0u64;
     // The subscription table is locked once per run of messages, not per message.
@@ -192,7 +200,7 @@ fn dispatch(
                 shared.deliver_reply(msg);
                 continue;
             }
-            let table = subs.get_or_insert_with(|| lock(&shared.subs));
+            let table = subs.get_or_insert_with(|| shared.subscriptions());
             if msg.sid != batch.sid || batch.msgs.len() >= OFFER_BATCH {
                 batch.offer(shared, table, read, events);
                 batch.sid = msg.sid;
@@ -204,7 +212,7 @@ fn dispatch(
         // first (lock order).
         batch.flush(shared, &mut subs, read, events);
         subs = None;
-        if let Err(end) = handle_control(shared, op, server, events) {
+        if let Err(end) = handle_control(conn, op, events) {
             break Err(end);
         }
     };
@@ -215,40 +223,12 @@ fn dispatch(
     result
 }
 
-fn handle_control(
-    shared: &Shared,
-    op: ServerOp,
-    server: &str,
-    events: &mut Vec<Event>,
-) -> Result<(), ReadEnd> {
+fn handle_control(conn: &Conn<'_>, op: ServerOp, events: &mut Vec<Event>) -> Result<(), ReadEnd> {
+    let shared = conn.shared;
     match op {
-        ServerOp::Ping => {
-            let wake = {
-                let mut out = lock(&shared.out);
-                proto::encode_pong(&mut out.buf);
-                out.send_or_wake()
-            };
-            if wake {
-                shared.wake_writer();
-            }
-        }
-        ServerOp::Pong => {
-            let waiter = {
-                let mut out = lock(&shared.out);
-                match out.ping_marks.pop_front() {
-                    Some(mark) => {
-                        out.confirmed = out.confirmed.max(mark);
-                        out.pongs.pop_front()
-                    }
-                    // Not ours to count (the handshake's PONG is consumed before we start).
-                    None => None,
-                }
-            };
-            if let Some(Some(tx)) = waiter {
-                let _ = tx.send(Ok(()));
-            }
-        }
-        ServerOp::Info(info) => handle_info(shared, *info, server, events),
+        ServerOp::Ping => shared.answer_ping(),
+        ServerOp::Pong => shared.on_pong(conn.epoch),
+        ServerOp::Info(info) => handle_info(shared, *info, conn.server, events),
         ServerOp::Ok => {}
         ServerOp::Err(text) => return handle_err(shared, text, events),
         ServerOp::Msg(_) => {}
@@ -285,7 +265,7 @@ fn handle_err(shared: &Shared, text: String, events: &mut Vec<Event>) -> Result<
                 subject,
                 queue,
                 sid,
-            } => close_denied_subscription(shared, subject, queue.as_deref(), *sid, &text),
+            } => shared.close_denied_subscription(subject, queue.as_deref(), *sid, &text),
             proto::ServerError::PublishDenied { subject } => {
                 shared.fail_requests_to(subject, &text);
                 None
@@ -309,28 +289,6 @@ fn handle_err(shared: &Shared, text: String, events: &mut Vec<Event>) -> Result<
         Some(kind) => Err(ReadEnd::Fatal(Error::new(kind, text))),
         None => Ok(()),
     }
-}
-
-/// Closes the local subscription the server refused and returns its sid: the one with the
-/// sid the server named, if it has that subject, or else the oldest with that subject and
-/// queue group.
-fn close_denied_subscription(
-    shared: &Shared,
-    subject: &str,
-    queue: Option<&str>,
-    named_sid: Option<u64>,
-    text: &str,
-) -> Option<u64> {
-    let sub = {
-        let mut subs = lock(&shared.subs);
-        let matches = |s: &SubShared| s.subject == subject && s.queue_group.as_deref() == queue;
-        let sid = named_sid
-            .filter(|sid| subs.get(sid).is_some_and(|s| matches(s)))
-            .or_else(|| subs.values().filter(|s| matches(s)).map(|s| s.sid).min())?;
-        subs.remove(&sid)?
-    };
-    sub.close(CloseReason::PermissionDenied(text.to_string()));
-    Some(sub.sid)
 }
 
 #[cfg(test)]

@@ -1,199 +1,43 @@
-//! State shared by the client handles, the reader, the writer and the driver of one connection.
+//! What the client handles, the subscriptions, the reader, the writer and the driver of one
+//! client share: the [`Engine`] behind its short lock (with the socket for direct writes), the
+//! subscription and request tables, the server's INFO and pool, events and counters, and the
+//! notifications that wake the tasks. Every operation on the engine goes through a method
+//! here, which takes the lock, calls the engine and does what it answers (wake the writer,
+//! write directly, complete or fail waiters) outside of it.
 //!
 //! Lock order (never take an earlier one while holding a later one):
-//! `out` → `subs` → a subscription's queue. `mux`, `pool` and `info` are leaves: nothing else is
-//! locked while holding them.
+//! `out` → `subs` → a subscription's queue. `requests`, `pool`, `info`, `command` and the
+//! spare buffers are leaves: nothing else is locked while holding them.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
 use proto::{HeaderMap, Info};
 use tokio::sync::{Notify, oneshot};
 
+use crate::engine::{self, Batch, Blocked, Engine, Keepalive, Outgoing, Phase, Send, Taken};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Counters, Event, EventHub, Statistics};
 use crate::lock;
 use crate::options::ConnectOptions;
 use crate::pacing::Pacing;
 use crate::pool::ServerPool;
-use crate::subscription::SubShared;
+use crate::requests::{Registered, Requests};
+use crate::sub_queue::{CloseReason, SubShared};
+use crate::transport::SharedTcp;
 
-/// The sid of the request/reply mux subscription (`<inbox prefix>.<id>.*`).
-pub(crate) const MUX_SID: u64 = 0;
+/// A flush waiting for its PONG.
+pub(crate) type FlushWaiter = oneshot::Sender<Result<()>>;
 
-/// Payloads at least this large are chained into the write queue instead of copied.
-pub(crate) const CHAIN_THRESHOLD: usize = 32 * 1024;
-
-/// Where the connection stands, as publishers see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConnState {
-    /// Handshake in progress or waiting to reconnect: publishes go to the reconnect buffer.
-    Disconnected,
-    /// A writer drains the buffer to a live socket.
-    Connected,
-    /// Closed for good.
-    Closed,
-}
-
-/// The outbound side: everything encoded but not yet taken by the writer.
-pub(crate) struct Outbound {
-    /// Small operations, encoded back to back. Everything here comes after every chunk.
-    pub(crate) buf: BytesMut,
-    /// Earlier pieces of the stream: frozen prefixes of `buf` and chained large payloads.
-    pub(crate) chunks: VecDeque<Bytes>,
-    /// Total bytes in `chunks`.
-    pub(crate) chunks_len: usize,
-    pub(crate) state: ConnState,
-    /// The writer is parked and must be notified when something is queued.
-    pub(crate) writer_idle: bool,
-    /// Publishers parked on `Shared::space`.
-    pub(crate) space_waiters: usize,
-    /// One entry per PING written or queued, in order; `Some` for a `flush()` waiting on it.
-    pub(crate) pongs: VecDeque<Option<oneshot::Sender<Result<()>>>>,
-    /// PINGs in `buf`/`chunks` (the tail of `pongs`).
-    pub(crate) pings_queued: usize,
-    /// One entry per PING handed to the writer of the current connection (the head of
-    /// `pongs`): the connection offset where its batch started. A PONG confirms at least the
-    /// bytes before that offset.
-    pub(crate) ping_marks: VecDeque<u64>,
-    /// Bytes of this connection's batches the socket accepted completely.
-    pub(crate) conn_written: u64,
-    /// Offset up to which the server has confirmed processing (by a PONG).
-    pub(crate) confirmed: u64,
-    /// Whether the mux subscription has been sent (it is restored on reconnect).
-    pub(crate) mux_subscribed: bool,
-    pub(crate) out_messages: u64,
-    pub(crate) out_bytes: u64,
-    /// The live plain-TCP socket, for direct writes while the writer is parked (`None` for
-    /// TLS and custom transports, and while disconnected).
-    pub(crate) direct: Option<crate::transport::SharedTcp>,
-}
-
-impl Outbound {
-    pub(crate) fn queued(&self) -> usize {
-        self.buf.len() + self.chunks_len
-    }
-
-    /// Puts `bytes` in front of everything queued.
-    pub(crate) fn push_front(&mut self, bytes: Bytes) {
-        if bytes.is_empty() {
-            return;
-        }
-        self.chunks_len += bytes.len();
-        self.chunks.push_front(bytes);
-    }
-
-    /// Keeps only PUB/HPUB and PING frames of what is queued (see `Shared::on_disconnected`).
-    fn retain_publishes_and_pings(&mut self) {
-        let total = self.queued();
-        if total == 0 {
-            return;
-        }
-        let kept = crate::frames::filter(
-            self.chunks
-                .iter()
-                .map(|c| &c[..])
-                .chain(std::iter::once(&self.buf[..])),
-            total,
-            |kind, _| kind != crate::frames::FrameKind::Control,
-        );
-        self.chunks.clear();
-        self.chunks_len = 0;
-        self.buf.clear();
-        self.buf.extend_from_slice(&kept);
-    }
-
-    /// The PINGs queued so far are handed to the socket (or are next in line for it): a PONG
-    /// for each will confirm everything written before them.
-    pub(crate) fn hand_over_pings(&mut self) {
-        let start = self.conn_written;
-        for _ in 0..self.pings_queued {
-            self.ping_marks.push_back(start);
-        }
-        self.pings_queued = 0;
-    }
-
-    /// Marks the writer busy and says whether it must be woken (it was parked).
-    pub(crate) fn take_wake(&mut self) -> bool {
-        if self.writer_idle && self.state == ConnState::Connected {
-            self.writer_idle = false;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Like [`Outbound::take_wake`], for operations whose caller waits for the server's
-    /// answer (requests, flushes): while the writer is parked the queue goes straight to the
-    /// socket with one non-blocking `try_write` — no task wake-up, no thread hop, the latency
-    /// a round trip would otherwise pay twice. Whatever does not fit goes to the writer.
-    /// Fire-and-forget publishes do not come here: in a flood, a write per message would cost
-    /// far more than the writer's batching.
-    pub(crate) fn send_or_wake(&mut self) -> bool {
-        if !(self.writer_idle && self.state == ConnState::Connected) {
-            return false;
-        }
-        if let Some(sock) = &self.direct
-            && self.chunks.is_empty()
-            && !self.buf.is_empty()
-            && let Ok(n) = sock.0.try_write(&self.buf)
-        {
-            // PINGs queued here are on the wire (or next in line for the writer) from now
-            // on; a PONG confirms what the socket had before this write.
-            self.hand_over_pings();
-            self.conn_written += n as u64;
-            if n == self.buf.len() {
-                self.buf.clear();
-                return false;
-            }
-            bytes::Buf::advance(&mut self.buf, n);
-        }
-        self.take_wake()
-    }
-
-    /// Queues a PING, with a flush waiter or as a keep-alive.
-    pub(crate) fn queue_ping(&mut self, waiter: Option<oneshot::Sender<Result<()>>>) -> bool {
-        proto::encode_ping(&mut self.buf);
-        self.pings_queued += 1;
-        self.pongs.push_back(waiter);
-        self.send_or_wake()
-    }
-
-    /// Number of PINGs queued or on the wire without a PONG yet. Queued ones count too: a
-    /// writer stuck on a stalled socket must not hide a stale connection.
-    pub(crate) fn pings_outstanding(&self) -> usize {
-        self.ping_marks.len() + self.pings_queued
-    }
-}
-
-/// A request waiting for its reply.
-struct PendingRequest {
-    /// The subject it was sent to, so a publish permission error can fail it.
-    subject: Box<str>,
-    tx: oneshot::Sender<Result<proto::Msg>>,
-}
-
-/// What a request's receiver gets: the reply, or why there will be none.
-pub(crate) type ReplyReceiver = oneshot::Receiver<Result<proto::Msg>>;
-
-/// Request/reply over one wildcard subscription.
-pub(crate) struct Mux {
-    /// `<inbox prefix>.<unique id>.`
-    pub(crate) prefix: String,
-    next_token: u64,
-    pending: HashMap<u64, PendingRequest>,
-}
-
-impl Mux {
-    fn new(inbox_prefix: &str) -> Self {
-        Mux {
-            prefix: format!("{inbox_prefix}.{}.", crate::rng::nuid()),
-            next_token: 1,
-            pending: HashMap::new(),
-        }
-    }
+/// The engine and the live plain-TCP socket, for direct writes while the writer is parked
+/// (`None` for TLS and custom transports, and while disconnected).
+pub(crate) struct Out {
+    engine: Engine<FlushWaiter>,
+    direct: Option<SharedTcp>,
+    /// The current connection's epoch (from [`Engine::on_connected`]).
+    epoch: u64,
 }
 
 /// Commands for the driver task.
@@ -209,28 +53,25 @@ pub(crate) enum Command {
 
 pub(crate) struct Shared {
     pub(crate) opts: ConnectOptions,
-    pub(crate) out: Mutex<Outbound>,
-    /// Wakes the writer when it is idle and something was queued.
+    out: Mutex<Out>,
+    /// Wakes the writer when it is parked and something was queued.
     pub(crate) writer_wake: Notify,
-    /// Wakes publishers waiting for room in the write buffer.
-    pub(crate) space: Notify,
-    pub(crate) subs: Mutex<HashMap<u64, Arc<SubShared>>>,
-    pub(crate) mux: Mutex<Mux>,
-    /// The mux subscription's subject, `<mux prefix>*`: fixed for the client's life.
-    mux_subject: String,
-    pub(crate) info: Mutex<Arc<Info>>,
-    pub(crate) max_payload: AtomicUsize,
+    /// Wakes publishers waiting for room in the queue.
+    space: Notify,
+    subs: Mutex<HashMap<u64, Arc<SubShared>>>,
+    requests: Mutex<Requests>,
+    info: Mutex<Arc<Info>>,
+    max_payload: AtomicUsize,
     pub(crate) counters: Counters,
     pub(crate) events: EventHub,
-    pub(crate) next_sid: std::sync::atomic::AtomicU64,
+    next_sid: AtomicU64,
     pub(crate) pool: Mutex<ServerPool>,
     command: Mutex<Option<Command>>,
     pub(crate) command_wake: Notify,
-    pub(crate) closed: AtomicBool,
-    close_requested: AtomicBool,
     /// Signalled once the driver has finished closing.
-    pub(crate) closed_done: Notify,
-    pub(crate) closed_done_flag: AtomicBool,
+    closed_done: Notify,
+    /// Client handles and subscriptions alive (see [`Handle`]).
+    handles: AtomicUsize,
     /// The writer's batch buffer, kept from one connection to the next: a reconnect then
     /// allocates no new large buffer (fresh 64 KiB buffers on every reconnect fragment the
     /// allocator's arenas, and the process's RSS creeps up with each reconnect).
@@ -244,46 +85,43 @@ pub(crate) struct Shared {
     pub(crate) pacing: Arc<Pacing>,
 }
 
+/// Counts a publisher parked for buffer space, until it stops waiting (also when cancelled).
+struct SpaceWaiter<'a>(&'a Shared);
+
+impl Drop for SpaceWaiter<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.out).engine.stop_waiting_for_space();
+    }
+}
+
 impl Shared {
     pub(crate) fn new(opts: ConnectOptions, pool: ServerPool) -> Self {
-        let mux = Mux::new(&opts.inbox_prefix);
-        let mux_subject = format!("{}*", mux.prefix);
+        let requests = Requests::new(&opts.inbox_prefix);
+        let limits = engine::Limits {
+            write_buffer: opts.write_buffer_size,
+            reconnect_buffer: opts.reconnect_buffer_size,
+        };
         let events = EventHub::new(opts.event_callback.clone());
         Shared {
-            out: Mutex::new(Outbound {
-                buf: BytesMut::with_capacity(64 * 1024),
-                chunks: VecDeque::new(),
-                chunks_len: 0,
-                state: ConnState::Disconnected,
-                writer_idle: false,
-                space_waiters: 0,
-                pongs: VecDeque::new(),
-                pings_queued: 0,
-                ping_marks: VecDeque::new(),
-                conn_written: 0,
-                confirmed: 0,
-                mux_subscribed: false,
-                out_messages: 0,
-                out_bytes: 0,
+            out: Mutex::new(Out {
+                engine: Engine::new(limits, requests.subject()),
                 direct: None,
+                epoch: 0,
             }),
             writer_wake: Notify::new(),
             space: Notify::new(),
             subs: Mutex::new(HashMap::new()),
-            mux: Mutex::new(mux),
-            mux_subject,
+            requests: Mutex::new(requests),
             info: Mutex::new(Arc::new(Info::default())),
             max_payload: AtomicUsize::new(1024 * 1024),
             counters: Counters::default(),
             events,
-            next_sid: std::sync::atomic::AtomicU64::new(1),
+            next_sid: AtomicU64::new(1),
             pool: Mutex::new(pool),
             command: Mutex::new(None),
             command_wake: Notify::new(),
-            closed: AtomicBool::new(false),
-            close_requested: AtomicBool::new(false),
             closed_done: Notify::new(),
-            closed_done_flag: AtomicBool::new(false),
+            handles: AtomicUsize::new(0),
             spare_write_buf: Mutex::new(None),
             spare_read_buf: Mutex::new(None),
             spare_batch: Mutex::new(None),
@@ -296,13 +134,23 @@ impl Shared {
         self.events.emit(event);
     }
 
+    /// Where the connection stands.
+    pub(crate) fn phase(&self) -> Phase {
+        lock(&self.out).engine.phase()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.phase().is_closed()
+    }
+
+    /// True once `close()` was called or the last handle dropped.
+    pub(crate) fn close_requested(&self) -> bool {
+        self.phase().is_closing()
     }
 
     pub(crate) fn send_command(&self, command: Command) {
         if command == Command::Close {
-            self.close_requested.store(true, Ordering::Release);
+            lock(&self.out).engine.on_close_requested();
         }
         {
             let mut slot = lock(&self.command);
@@ -312,11 +160,6 @@ impl Shared {
             }
         }
         self.command_wake.notify_one();
-    }
-
-    /// True once `close()` was called or the last handle dropped.
-    pub(crate) fn close_requested(&self) -> bool {
-        self.close_requested.load(Ordering::Acquire)
     }
 
     /// Resolves once a close was requested.
@@ -336,92 +179,62 @@ impl Shared {
         lock(&self.command).take()
     }
 
-    pub(crate) fn wake_writer(&self) {
-        self.writer_wake.notify_one();
-    }
-
-    /// Encodes one operation into the outbound buffer, waiting for room when connected and
-    /// failing when disconnected with a full reconnect buffer. `encode` must validate before it
-    /// writes anything; `estimate` is an upper bound of the bytes it writes.
-    async fn enqueue<F>(
-        &self,
-        estimate: usize,
-        is_message: bool,
-        awaits_answer: bool,
-        mut encode: F,
-    ) -> Result<()>
-    where
-        F: FnMut(&mut Outbound) -> Result<usize>,
-    {
+    /// Asks the driver to close and waits until it has finished.
+    pub(crate) async fn close(&self) {
         loop {
-            let notified = self.space.notified();
+            let notified = self.closed_done.notified();
             tokio::pin!(notified);
-            let room = Some(notified.as_mut());
-            if self.try_enqueue(estimate, is_message, awaits_answer, &mut encode, room)? {
-                return Ok(());
+            notified.as_mut().enable();
+            if self.phase() == (Phase::Closed { announced: true }) {
+                return;
             }
-            let _waiting = SpaceWaiter(self);
+            self.send_command(Command::Close);
             notified.await;
         }
     }
 
-    /// One attempt of [`Shared::enqueue`]: `true` when encoded (the writer is woken if it has
-    /// to be), `false` when the buffer is full. On `false` a caller that passed `notified` is
-    /// registered (`notified` enabled, `space_waiters` counted) before the lock is released;
-    /// one that did not (an attempt before any await) is not.
-    fn try_enqueue<F>(
-        &self,
-        estimate: usize,
-        is_message: bool,
-        awaits_answer: bool,
-        encode: &mut F,
-        notified: Option<std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>>,
-    ) -> Result<bool>
-    where
-        F: FnMut(&mut Outbound) -> Result<usize>,
-    {
-        let mut out = lock(&self.out);
-        match out.state {
-            ConnState::Closed => return Err(Error::closed()),
-            ConnState::Disconnected => {
-                if out.queued() + estimate > self.opts.reconnect_buffer_size {
-                    drop(out);
-                    Counters::add(&self.counters.reconnect_buffer_rejections, 1);
-                    return Err(Error::new(
-                        ErrorKind::ReconnectBufferFull,
-                        format!(
-                            "disconnected and the reconnect buffer ({} bytes) is full",
-                            self.opts.reconnect_buffer_size
-                        ),
-                    ));
+    pub(crate) fn wake_writer(&self) {
+        self.writer_wake.notify_one();
+    }
+
+    /// Releases the lock and does what the engine asked for.
+    fn send(&self, mut out: MutexGuard<'_, Out>, send: Send) {
+        let send = match send {
+            Send::Direct => {
+                let Out { engine, direct, .. } = &mut *out;
+                match direct {
+                    Some(sock) => engine.write_direct(|bytes| sock.0.try_write(bytes).ok()),
+                    None => engine.write_direct(|_| None),
                 }
             }
-            ConnState::Connected => {
-                if out.queued() >= self.opts.write_buffer_size {
-                    if let Some(notified) = notified {
-                        out.space_waiters += 1;
-                        notified.enable();
-                    }
-                    return Ok(false);
-                }
-            }
-        }
-        let payload = encode(&mut out)?;
-        if is_message {
-            out.out_messages += 1;
-            out.out_bytes += payload as u64;
-        }
-        let wake = if awaits_answer {
-            out.send_or_wake()
-        } else {
-            out.take_wake()
+            other => other,
         };
         drop(out);
-        if wake {
+        if send != Send::Nothing {
             self.wake_writer();
         }
-        Ok(true)
     }
+
+    /// The client error for an operation the engine did not queue.
+    fn refused(&self, blocked: Blocked) -> Error {
+        match blocked {
+            Blocked::Closed => Error::closed(),
+            Blocked::Invalid(e) => Error::from(e),
+            Blocked::ReconnectBufferFull => {
+                Counters::add(&self.counters.reconnect_buffer_rejections, 1);
+                Error::new(
+                    ErrorKind::ReconnectBufferFull,
+                    format!(
+                        "disconnected and the reconnect buffer ({} bytes) is full",
+                        self.opts.reconnect_buffer_size
+                    ),
+                )
+            }
+            Blocked::Full => Error::new(ErrorKind::Io, "the write buffer is full"),
+        }
+    }
+
+    // ---- publishing ----
 
     /// Refuses a control line the server would reject with the fatal `Maximum Control Line
     /// Exceeded` (which would cost the whole connection): `fields` is the byte length of the
@@ -440,7 +253,23 @@ impl Shared {
         Ok(())
     }
 
-    /// Publishes a message (PUB or HPUB), chaining large payloads instead of copying them.
+    /// Checks what the engine cannot: the control line and payload limits.
+    fn check_message(&self, msg: &Outgoing<'_>) -> Result<()> {
+        self.check_control_line(msg.subject.len() + msg.reply.map_or(0, str::len))?;
+        let header_len = msg
+            .headers
+            .filter(|h| !h.is_empty() || h.status().is_some())
+            .map_or(0, HeaderMap::encoded_len);
+        proto::check_payload_size(
+            header_len,
+            msg.payload.len(),
+            self.max_payload.load(Ordering::Relaxed),
+        )?;
+        Ok(())
+    }
+
+    /// Publishes a message (PUB or HPUB). Waits only when the queue is full, or while a
+    /// backlogged subscription of this client receives `subject` (see [`crate::pacing`]).
     pub(crate) async fn publish(
         &self,
         subject: &str,
@@ -448,48 +277,24 @@ impl Shared {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<()> {
-        self.check_control_line(subject.len() + reply.map_or(0, str::len))?;
-        let headers = headers.filter(|h| !h.is_empty() || h.status().is_some());
-        let header_len = headers.map_or(0, HeaderMap::encoded_len);
-        proto::check_payload_size(
-            header_len,
-            payload.len(),
-            self.max_payload.load(Ordering::Relaxed),
-        )?;
-        let estimate = subject.len() + reply.map_or(0, str::len) + header_len + payload.len() + 64;
-        let mut encode = |out: &mut Outbound| {
-            if payload.len() >= CHAIN_THRESHOLD {
-                proto::encode_pub_head(&mut out.buf, subject, reply, headers, payload.len())?;
-                let head = out.buf.split().freeze();
-                out.chunks_len += head.len() + payload.len();
-                out.chunks.push_back(head);
-                out.chunks.push_back(payload.clone());
-                out.buf.extend_from_slice(proto::CRLF);
-            } else {
-                match headers {
-                    Some(h) => proto::encode_hpub(&mut out.buf, subject, reply, h, &payload)?,
-                    None => proto::encode_pub(&mut out.buf, subject, reply, &payload)?,
-                }
-            }
-            Ok(payload.len())
+        let msg = Outgoing {
+            subject,
+            reply,
+            headers,
+            payload: &payload,
         };
-        // Before any await: the common case (nobody paced, room in the buffer) then builds
+        self.check_message(&msg)?;
+        // Before any await: the common case (nobody paced, room in the queue) then builds
         // none of the waiting futures, whose state a profile showed being copied around.
-        if !self.pacing.may_wait() && self.try_enqueue(estimate, true, false, &mut encode, None)? {
+        if !self.pacing.may_wait() && self.try_queue(None, |e| e.publish(&msg))? {
             return Ok(());
         }
         self.pacing.wait(subject).await;
-        self.enqueue(estimate, true, false, encode).await
+        self.queue_when_room(|e| e.publish(&msg)).await
     }
 
-    /// Publishes a request whose reply comes back through the mux subscription, sending that
-    /// subscription first if this connection has not yet.
-    ///
-    /// `alone`: no other request is waiting for a reply. A lone request goes straight to the
-    /// socket when the writer is parked (lowest latency); with others in flight it is left to
-    /// the writer, which coalesces the requests their replies release into one write — fewer
-    /// syscalls here and fewer reads at the server, which is what concurrent requests are
-    /// bound by.
+    /// Publishes a request whose reply comes back through the mux subscription (see
+    /// [`Engine::request`] for `alone`).
     pub(crate) async fn publish_request(
         &self,
         subject: &str,
@@ -498,165 +303,252 @@ impl Shared {
         payload: Bytes,
         alone: bool,
     ) -> Result<()> {
-        let headers = headers.filter(|h| !h.is_empty() || h.status().is_some());
-        let header_len = headers.map_or(0, HeaderMap::encoded_len);
-        proto::check_payload_size(
-            header_len,
-            payload.len(),
-            self.max_payload.load(Ordering::Relaxed),
-        )?;
-        // Validate before touching the mux state so a bad subject changes nothing.
-        proto::validate_publish_subject(subject)?;
-        self.check_control_line(subject.len() + reply.len())?;
-        let mux_subject = &self.mux_subject;
-        let estimate =
-            subject.len() + reply.len() + header_len + payload.len() + mux_subject.len() + 96;
-        self.enqueue(estimate, true, alone, |out| {
-            if !out.mux_subscribed {
-                // While disconnected, `on_connected` sends it with the other subscriptions;
-                // writing it here too would subscribe it twice.
-                if out.state == ConnState::Connected {
-                    proto::encode_sub(&mut out.buf, mux_subject, None, MUX_SID)?;
-                }
-                out.mux_subscribed = true;
-            }
-            match headers {
-                Some(h) => proto::encode_hpub(&mut out.buf, subject, Some(reply), h, &payload)?,
-                None => proto::encode_pub(&mut out.buf, subject, Some(reply), &payload)?,
-            }
-            Ok(payload.len())
-        })
-        .await
+        let msg = Outgoing {
+            subject,
+            reply: Some(reply),
+            headers,
+            payload: &payload,
+        };
+        self.check_message(&msg)?;
+        self.queue_when_room(|e| e.request(&msg, alone)).await
     }
 
-    /// Queues a control operation (SUB, UNSUB) that only makes sense on a live connection:
-    /// while disconnected nothing is written, because reconnect restores subscriptions.
-    pub(crate) fn control<F>(&self, encode: F) -> Result<()>
+    /// Queues with `op`, waiting for room as long as the queue is full.
+    async fn queue_when_room<F>(&self, mut op: F) -> Result<()>
     where
-        F: FnOnce(&mut BytesMut) -> Result<()>,
+        F: FnMut(&mut Engine<FlushWaiter>) -> std::result::Result<Send, Blocked>,
     {
-        let wake = {
-            let mut out = lock(&self.out);
-            match out.state {
-                ConnState::Closed => return Err(Error::closed()),
-                ConnState::Disconnected => return Ok(()),
-                ConnState::Connected => {}
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            if self.try_queue(Some(notified.as_mut()), &mut op)? {
+                return Ok(());
             }
-            encode(&mut out.buf)?;
-            out.take_wake()
-        };
-        if wake {
-            self.wake_writer();
+            let _waiting = SpaceWaiter(self);
+            notified.await;
         }
+    }
+
+    /// One attempt: `true` when queued, `false` when the queue is full. On `false` a caller
+    /// that passed `notified` is registered (`notified` enabled, counted as a space waiter)
+    /// before the lock is released; one that did not (an attempt before any await) is not.
+    fn try_queue<F>(
+        &self,
+        notified: Option<std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>>,
+        op: F,
+    ) -> Result<bool>
+    where
+        F: FnOnce(&mut Engine<FlushWaiter>) -> std::result::Result<Send, Blocked>,
+    {
+        let mut out = lock(&self.out);
+        match op(&mut out.engine) {
+            Ok(send) => {
+                self.send(out, send);
+                Ok(true)
+            }
+            Err(Blocked::Full) => {
+                if let Some(notified) = notified {
+                    out.engine.wait_for_space();
+                    notified.enable();
+                }
+                Ok(false)
+            }
+            Err(blocked) => {
+                drop(out);
+                Err(self.refused(blocked))
+            }
+        }
+    }
+
+    // ---- subscriptions ----
+
+    /// A new subscription id.
+    pub(crate) fn next_sid(&self) -> u64 {
+        self.next_sid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers `sub` and sends its `SUB` (while connected; else the next connection's
+    /// re-subscription plan does). Subject and queue group are validated here, once.
+    pub(crate) fn subscribe(&self, sub: &Arc<SubShared>) -> Result<()> {
+        self.check_control_line(
+            sub.subject.len() + sub.queue_group.as_ref().map_or(0, String::len),
+        )?;
+        let mut out = lock(&self.out);
+        let send = out
+            .engine
+            .subscribe(sub.sid, &sub.subject, sub.queue_group.as_deref())
+            .map_err(|b| self.refused(b))?;
+        lock(&self.subs).insert(sub.sid, sub.clone());
+        self.send(out, send);
         Ok(())
     }
 
-    /// Registers a request token and returns it with the full reply subject, the receiver,
-    /// and whether it is the only request waiting for a reply.
-    pub(crate) fn register_request(&self, subject: &str) -> (u64, String, ReplyReceiver, bool) {
-        let (tx, rx) = oneshot::channel();
-        let mut mux = lock(&self.mux);
-        let token = mux.next_token;
-        mux.next_token += 1;
-        mux.pending.insert(
-            token,
-            PendingRequest {
-                subject: subject.into(),
-                tx,
-            },
-        );
-        let mut reply = String::with_capacity(mux.prefix.len() + 20);
-        reply.push_str(&mux.prefix);
-        push_decimal(&mut reply, token);
-        let alone = mux.pending.len() == 1;
-        (token, reply, rx, alone)
+    /// Sends `UNSUB sid [max]` (nothing while disconnected: reconnect restores the table).
+    pub(crate) fn unsubscribe(&self, sid: u64, max: Option<u64>) -> Result<()> {
+        let mut out = lock(&self.out);
+        match out.engine.unsubscribe(sid, max) {
+            Ok(send) => {
+                self.send(out, send);
+                Ok(())
+            }
+            Err(blocked) => {
+                drop(out);
+                Err(self.refused(blocked))
+            }
+        }
+    }
+
+    /// Removes a subscription from the table (messages for it are dropped from now on).
+    pub(crate) fn remove_subscription(&self, sid: u64) {
+        lock(&self.subs).remove(&sid);
+    }
+
+    /// The client's drain: sends `UNSUB` for every subscription (while connected) and returns
+    /// them.
+    pub(crate) fn unsubscribe_all(&self) -> Vec<Arc<SubShared>> {
+        let mut out = lock(&self.out);
+        let subs: Vec<_> = lock(&self.subs).values().cloned().collect();
+        let mut send = Send::Nothing;
+        for sub in &subs {
+            match out.engine.unsubscribe(sub.sid, None) {
+                Ok(Send::Nothing) | Err(_) => {}
+                Ok(s) => send = s,
+            }
+        }
+        self.send(out, send);
+        subs
+    }
+
+    /// The subscription table, for the reader (locked once per run of messages).
+    pub(crate) fn subscriptions(&self) -> MutexGuard<'_, HashMap<u64, Arc<SubShared>>> {
+        lock(&self.subs)
+    }
+
+    /// Closes the local subscription the server refused (a `-ERR` permissions violation): the one
+    /// with the sid the server named, if it has that subject, or else the oldest with that
+    /// subject and queue group. Returns its sid.
+    pub(crate) fn close_denied_subscription(
+        &self,
+        subject: &str,
+        queue: Option<&str>,
+        named_sid: Option<u64>,
+        text: &str,
+    ) -> Option<u64> {
+        let sub = {
+            let mut subs = lock(&self.subs);
+            let matches = |s: &SubShared| s.subject == subject && s.queue_group.as_deref() == queue;
+            let sid = named_sid
+                .filter(|sid| subs.get(sid).is_some_and(|s| matches(s)))
+                .or_else(|| subs.values().filter(|s| matches(s)).map(|s| s.sid).min())?;
+            subs.remove(&sid)?
+        };
+        sub.close(CloseReason::PermissionDenied(text.to_string()));
+        Some(sub.sid)
+    }
+
+    // ---- requests ----
+
+    pub(crate) fn register_request(&self, subject: &str) -> Registered {
+        lock(&self.requests).register(subject)
     }
 
     pub(crate) fn forget_request(&self, token: u64) {
-        lock(&self.mux).pending.remove(&token);
+        lock(&self.requests).forget(token);
     }
 
     /// Number of requests waiting for a reply (tests check it returns to zero).
     pub(crate) fn pending_requests(&self) -> usize {
-        lock(&self.mux).pending.len()
+        lock(&self.requests).len()
     }
 
-    /// Delivers a message that arrived on the mux subscription to its request, if it still
-    /// waits; late replies are dropped.
+    /// Delivers a message that arrived on the mux subscription to its request.
     pub(crate) fn deliver_reply(&self, msg: proto::Msg) {
-        let sender = {
-            let mut mux = lock(&self.mux);
-            let token = msg
-                .subject
-                .strip_prefix(mux.prefix.as_bytes())
-                .and_then(parse_decimal);
-            match token {
-                Some(t) => mux.pending.remove(&t),
-                None => None,
-            }
-        };
-        if let Some(pending) = sender {
-            let _ = pending.tx.send(Ok(msg));
-        }
+        crate::requests::deliver(&self.requests, msg);
     }
 
     /// Fails the requests sent to `subject` because the server refused the publish.
     pub(crate) fn fail_requests_to(&self, subject: &str, message: &str) {
-        let failed: Vec<PendingRequest> = {
-            let mut mux = lock(&self.mux);
-            let tokens: Vec<u64> = mux
-                .pending
-                .iter()
-                .filter(|(_, p)| &*p.subject == subject)
-                .map(|(t, _)| *t)
-                .collect();
-            tokens
-                .into_iter()
-                .filter_map(|t| mux.pending.remove(&t))
-                .collect()
-        };
-        for pending in failed {
-            let _ = pending
-                .tx
-                .send(Err(Error::new(ErrorKind::PermissionDenied, message)));
-        }
+        crate::requests::fail_sent_to(&self.requests, subject, message);
     }
 
-    /// Fails every pending request (close).
-    pub(crate) fn fail_requests(&self) {
-        lock(&self.mux).pending.clear();
-    }
+    // ---- flush, keep-alive ----
 
     /// A flush: queues a PING and waits for its PONG.
     pub(crate) async fn flush(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        let wake = {
-            let mut out = lock(&self.out);
-            if out.state == ConnState::Closed {
-                return Err(Error::closed());
-            }
-            out.queue_ping(Some(tx))
-        };
-        if wake {
-            self.wake_writer();
-        }
-        match rx.await {
+        match self.queue_flush()?.await {
             Ok(result) => result,
             Err(_) => Err(Error::closed()),
         }
     }
 
+    /// Queues a PING; the receiver gets the outcome when its PONG arrives (or the
+    /// connection drops first).
+    pub(crate) fn queue_flush(&self) -> Result<oneshot::Receiver<Result<()>>> {
+        let (tx, rx) = oneshot::channel();
+        self.try_queue(None, |e| e.flush(tx))?;
+        Ok(rx)
+    }
+
+    /// The keep-alive timer fired: `true` when the connection is stale.
+    pub(crate) fn on_ping_timer(&self) -> bool {
+        let mut out = lock(&self.out);
+        match out.engine.on_ping_timer(self.opts.max_pings_outstanding) {
+            Keepalive::Stale => true,
+            Keepalive::Ping(send) => {
+                self.send(out, send);
+                false
+            }
+        }
+    }
+
+    // ---- the reader ----
+
+    /// The server sent PING.
+    pub(crate) fn answer_ping(&self) {
+        let mut out = lock(&self.out);
+        let send = out.engine.answer_ping();
+        self.send(out, send);
+    }
+
+    /// The server sent PONG on the connection of `epoch`.
+    pub(crate) fn on_pong(&self, epoch: u64) {
+        let waiter = lock(&self.out).engine.on_pong(epoch);
+        if let Some(tx) = waiter {
+            let _ = tx.send(Ok(()));
+        }
+    }
+
+    // ---- the writer ----
+
+    /// Swaps the queue into `batch`; `false` when there was nothing (the writer is parked).
+    pub(crate) fn take_batch(&self, batch: &mut Batch) -> bool {
+        match lock(&self.out).engine.take_batch(batch) {
+            Taken::Parked => false,
+            Taken::Batch { space } => {
+                if space {
+                    self.space.notify_waiters();
+                }
+                true
+            }
+        }
+    }
+
+    /// Puts what the socket never saw back in front of the queue (see
+    /// [`Engine::requeue_unsent`]).
+    pub(crate) fn requeue_unsent(&self, batch: &mut Batch) -> u64 {
+        lock(&self.out).engine.requeue_unsent(batch)
+    }
+
+    // ---- the driver ----
+
     pub(crate) fn statistics(&self) -> Statistics {
-        let (out_messages, out_bytes) = {
-            let out = lock(&self.out);
-            (out.out_messages, out.out_bytes)
-        };
+        let sent = lock(&self.out).engine.sent();
         let c = &self.counters;
         Statistics {
             in_messages: c.in_messages.load(Ordering::Relaxed),
             in_bytes: c.in_bytes.load(Ordering::Relaxed),
-            out_messages,
-            out_bytes,
+            out_messages: sent.messages,
+            out_bytes: sent.bytes,
             reconnects: c.reconnects.load(Ordering::Relaxed),
             slow_consumer_drops: c.slow_consumer_drops.load(Ordering::Relaxed),
             reconnect_buffer_rejections: c.reconnect_buffer_rejections.load(Ordering::Relaxed),
@@ -668,6 +560,10 @@ impl Shared {
         lock(&self.info).clone()
     }
 
+    pub(crate) fn max_payload(&self) -> usize {
+        self.max_payload.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn set_info(&self, info: Info) {
         if info.max_payload > 0 {
             self.max_payload.store(info.max_payload, Ordering::Relaxed);
@@ -675,59 +571,43 @@ impl Shared {
         *lock(&self.info) = Arc::new(info);
     }
 
-    /// Called by the driver once a new connection finished its handshake: restores
-    /// subscriptions in front of the reconnect buffer and opens the gate for the writer.
+    /// A new connection finished its handshake: restores subscriptions in front of the
+    /// reconnect buffer and opens the gate for the writer.
     pub(crate) fn on_connected(&self) {
         let mut out = lock(&self.out);
-        let mut resub = BytesMut::new();
-        {
+        let (epoch, space) = {
             let mut subs = lock(&self.subs);
-            subs.retain(|_, sub| sub.encode_resubscribe(&mut resub));
-        }
-        if out.mux_subscribed {
-            // The subject was validated when the first request went out.
-            let _ = proto::encode_sub(&mut resub, &self.mux_subject, None, MUX_SID);
-        }
-        out.push_front(resub.freeze());
-        out.state = ConnState::Connected;
-        out.writer_idle = false;
-        out.ping_marks.clear();
-        out.conn_written = 0;
-        out.confirmed = 0;
-        if out.space_waiters > 0 {
+            subs.retain(|_, sub| sub.resubscription().is_some());
+            out.engine
+                .on_connected(subs.values().filter_map(|s| s.resubscription()))
+        };
+        out.epoch = epoch;
+        drop(out);
+        if space {
             self.space.notify_waiters();
         }
     }
 
-    /// Called by the driver when the connection is gone: fails every waiting flush (the
-    /// server may not have processed what came before: publishes handed to this connection may
-    /// be lost, also when the flush's own PING was still queued behind them) and switches
-    /// publishes to the reconnect buffer. Queued PINGs stay, as keep-alives, so later PONGs
-    /// still match their entries.
-    ///
-    /// Bytes the socket accepted after the last confirmation are counted as unconfirmed
-    /// (`handed` adds the part of an interrupted batch), and control frames still queued
-    /// (SUB, UNSUB, PONG) are dropped: reconnect rebuilds that state, and a stale
-    /// `UNSUB sid max` must not undo the remaining count sent with the restored `SUB`.
+    /// The reader and writer of the current connection start: `direct` is its plain-TCP
+    /// socket, if any. Returns the connection's epoch (the reader passes it with each PONG).
+    pub(crate) fn attach(&self, direct: Option<SharedTcp>) -> u64 {
+        let mut out = lock(&self.out);
+        // The new writer starts busy (`on_connected`), so no direct write happens before it
+        // has taken what the reconnect buffer holds.
+        out.direct = direct;
+        out.epoch
+    }
+
+    /// The connection is gone (see [`Engine::on_disconnected`]): waiting flushes fail,
+    /// unconfirmed bytes are counted, publishes go to the reconnect buffer.
     pub(crate) fn on_disconnected(&self, handed: u64) {
-        let failed: Vec<_> = {
+        let gone = {
             let mut out = lock(&self.out);
-            if out.state != ConnState::Closed {
-                out.state = ConnState::Disconnected;
-            }
             out.direct = None;
-            let unconfirmed = out.conn_written.saturating_sub(out.confirmed) + handed;
-            Counters::add(&self.counters.unconfirmed_bytes, unconfirmed);
-            out.conn_written = 0;
-            out.confirmed = 0;
-            let n = out.ping_marks.len().min(out.pongs.len());
-            out.ping_marks.clear();
-            let mut failed: Vec<_> = out.pongs.drain(..n).flatten().collect();
-            failed.extend(out.pongs.iter_mut().filter_map(Option::take));
-            out.retain_publishes_and_pings();
-            failed
+            out.engine.on_disconnected(handed)
         };
-        for tx in failed {
+        Counters::add(&self.counters.unconfirmed_bytes, gone.unconfirmed);
+        for tx in gone.failed {
             let _ = tx.send(Err(Error::disconnected()));
         }
         // Publishers waiting for the writer must now see the reconnect-buffer rule instead.
@@ -736,135 +616,68 @@ impl Shared {
 
     /// Ends everything: the state, flushes, requests and subscriptions.
     pub(crate) fn on_closed(&self) {
-        self.closed.store(true, Ordering::Release);
         self.pacing.stop();
-        let pongs: Vec<_> = {
+        let waiters = {
             let mut out = lock(&self.out);
-            out.state = ConnState::Closed;
             out.direct = None;
-            out.buf.clear();
-            out.chunks.clear();
-            out.chunks_len = 0;
-            out.pings_queued = 0;
-            out.ping_marks.clear();
-            out.pongs.drain(..).flatten().collect()
+            out.engine.on_closed()
         };
-        for tx in pongs {
+        for tx in waiters {
             let _ = tx.send(Err(Error::closed()));
         }
         self.space.notify_waiters();
-        self.fail_requests();
+        lock(&self.requests).clear();
         let subs: Vec<_> = lock(&self.subs).drain().map(|(_, s)| s).collect();
         for sub in subs {
-            sub.close(crate::subscription::CloseReason::ClientClosed);
+            sub.close(CloseReason::ClientClosed);
         }
     }
-}
 
-/// Counts a publisher parked for buffer space, until it stops waiting (also when cancelled).
-struct SpaceWaiter<'a>(&'a Shared);
-
-impl Drop for SpaceWaiter<'_> {
-    fn drop(&mut self) {
-        lock(&self.0.out).space_waiters -= 1;
+    /// The driver has finished closing (the `Closed` event is out): `close()` returns.
+    pub(crate) fn on_close_announced(&self) {
+        lock(&self.out).engine.on_close_announced();
+        self.closed_done.notify_waiters();
     }
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
-}
-
-/// Parses a decimal token; `None` for anything else (including overflow).
-fn parse_decimal(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > 20 {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &b in bytes {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(n)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shared() -> Shared {
-        Shared::new(ConnectOptions::default(), ServerPool::new(Vec::new(), true))
+impl Shared {
+    /// Where the queue's buffer lives (tests check that buffers are reused, not reallocated).
+    pub(crate) fn queue_buffer_ptr(&self) -> *const u8 {
+        lock(&self.out).engine.queue_buffer_ptr()
     }
+}
 
-    #[test]
-    fn a_disconnect_keeps_queued_publishes_and_pings_but_drops_control_frames() {
-        let shared = shared();
-        let (tx, _rx) = oneshot::channel();
-        {
-            let mut out = lock(&shared.out);
-            out.state = ConnState::Connected;
-            proto::encode_sub(&mut out.buf, "a", None, 7).unwrap();
-            proto::encode_pub(&mut out.buf, "a", None, b"one").unwrap();
-            proto::encode_unsub(&mut out.buf, 7, Some(5));
-            let head = out.buf.split().freeze();
-            out.push_front(head);
-            proto::encode_pong(&mut out.buf);
-            out.queue_ping(Some(tx));
-            proto::encode_pub(&mut out.buf, "b", Some("r"), b"two").unwrap();
-        }
-        shared.on_disconnected(0);
-        let out = lock(&shared.out);
-        assert_eq!(out.state, ConnState::Disconnected);
-        assert!(out.chunks.is_empty());
-        assert_eq!(
-            &out.buf[..],
-            b"PUB a 3\r\none\r\nPING\r\nPUB b r 3\r\ntwo\r\n"
-        );
-        assert_eq!(out.pings_queued, 1, "the PING stays with its PONG entry");
-        assert_eq!(out.pongs.len(), 1);
-        assert!(
-            out.pongs[0].is_none(),
-            "its flush was failed with the connection"
-        );
+/// A counted handle on the connection, held by each [`Client`](crate::Client) clone and
+/// each [`Subscription`](crate::Subscription): when the last one is dropped, the driver
+/// flushes what it can and closes. The tasks hold the [`Shared`] state itself, uncounted.
+pub(crate) struct Handle(Arc<Shared>);
+
+impl Handle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Handle {
+        shared.handles.fetch_add(1, Ordering::Relaxed);
+        Handle(shared)
     }
+}
 
-    #[test]
-    fn unconfirmed_bytes_are_those_written_after_the_last_confirmation() {
-        let shared = shared();
-        {
-            let mut out = lock(&shared.out);
-            out.conn_written = 1000;
-            out.confirmed = 400;
-        }
-        shared.on_disconnected(50);
-        assert_eq!(shared.statistics().unconfirmed_bytes, 650);
-        let out = lock(&shared.out);
-        assert_eq!((out.conn_written, out.confirmed), (0, 0));
+impl Clone for Handle {
+    fn clone(&self) -> Handle {
+        Handle::new(self.0.clone())
     }
+}
 
-    #[test]
-    fn decimal_tokens_round_trip() {
-        for n in [0, 1, 9, 10, 12345, u64::MAX] {
-            let mut s = String::new();
-            push_decimal(&mut s, n);
-            assert_eq!(parse_decimal(s.as_bytes()), Some(n));
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.send_command(Command::Close);
         }
-        assert_eq!(parse_decimal(b""), None);
-        assert_eq!(parse_decimal(b"12a"), None);
-        assert_eq!(parse_decimal(b"99999999999999999999"), None);
+    }
+}
+
+impl std::ops::Deref for Handle {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
