@@ -1,22 +1,24 @@
 //! Scripted fake-server tests: handshake, authentication, keep-alive answers, publish bytes.
 //!
-//! The "server" is a loopback TCP listener driven by the test (`common/fake.rs`), so every
+//! The "server" is an in-memory pipe driven by the test (`common/fake.rs`), on a paused clock, so every
 //! byte the client receives is chosen here and every byte it sends is checked.
 
 #[path = "common/fake.rs"]
 mod fake;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use fake::{FakeServer, Read, within};
 use gnat_client::auth::KeyPair;
 use gnat_client::proto::{ClientOp, Info};
-use gnat_client::{ConnectOptions, ErrorKind, HeaderMap};
+use gnat_client::{ErrorKind, HeaderMap};
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn handshake_sends_connect_then_ping_with_the_expected_json() {
     let server = FakeServer::start().await;
-    let opts = ConnectOptions::new().name("fake-test");
+    let opts = fake::options().name("fake-test");
     let (client, result) = tokio::join!(opts.connect(server.url()), async {
         let mut conn = server.accept().await;
         conn.send_info(&server.info()).await;
@@ -58,18 +60,18 @@ async fn handshake_sends_connect_then_ping_with_the_expected_json() {
     assert_eq!(&raw[..], b"PUB after.connect 1\r\nx\r\n");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_echo_sends_echo_false() {
     let server = FakeServer::start().await;
-    let (_client, _conn, connect) = server.connect(ConnectOptions::new().no_echo()).await;
+    let (_client, _conn, connect) = server.connect(fake::options().no_echo()).await;
     assert!(!connect.echo);
     assert_eq!(connect.name, None);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ok_before_pong_is_accepted() {
     let server = FakeServer::start().await;
-    let (client, mut conn) = tokio::join!(ConnectOptions::new().connect(server.url()), async {
+    let (client, mut conn) = tokio::join!(fake::options().connect(server.url()), async {
         let mut conn = server.accept().await;
         conn.send_info(&server.info()).await;
         conn.expect_connect().await;
@@ -83,10 +85,10 @@ async fn ok_before_pong_is_accepted() {
     assert_eq!(conn.read_line().await, "PUB x y");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn server_ping_during_the_handshake_is_answered() {
     let server = FakeServer::start().await;
-    let (client, mut conn) = tokio::join!(ConnectOptions::new().connect(server.url()), async {
+    let (client, mut conn) = tokio::join!(fake::options().connect(server.url()), async {
         let mut conn = server.accept().await;
         // INFO and a PING in the same write: the PING is answered during the handshake.
         let mut bytes = Vec::new();
@@ -111,7 +113,7 @@ fn fake_info_line(info: &Info) -> Vec<u8> {
     b.to_vec()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn anything_but_info_first_is_a_protocol_error() {
     for first in [
         &b"PONG\r\n"[..],
@@ -120,7 +122,7 @@ async fn anything_but_info_first_is_a_protocol_error() {
         b"HELLO world\r\n",
     ] {
         let server = FakeServer::start().await;
-        let (result, _conn) = tokio::join!(ConnectOptions::new().connect(server.url()), async {
+        let (result, _conn) = tokio::join!(fake::options().connect(server.url()), async {
             let mut conn = server.accept().await;
             conn.send(first).await;
             conn
@@ -135,10 +137,10 @@ async fn anything_but_info_first_is_a_protocol_error() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn invalid_info_json_during_the_handshake_is_a_protocol_error() {
     let server = FakeServer::start().await;
-    let (result, _conn) = tokio::join!(ConnectOptions::new().connect(server.url()), async {
+    let (result, _conn) = tokio::join!(fake::options().connect(server.url()), async {
         let mut conn = server.accept().await;
         conn.send(b"INFO {\"server_id\": \r\n").await;
         conn
@@ -146,11 +148,11 @@ async fn invalid_info_json_during_the_handshake_is_a_protocol_error() {
     assert_eq!(result.unwrap_err().kind(), ErrorKind::Protocol);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn server_closing_during_the_handshake_is_an_io_error() {
     // Before INFO.
     let server = FakeServer::start().await;
-    let (result, ()) = tokio::join!(ConnectOptions::new().connect(server.url()), async {
+    let (result, ()) = tokio::join!(fake::options().connect(server.url()), async {
         server.accept().await.close().await;
     });
     let err = result.expect_err("closed before INFO");
@@ -158,7 +160,7 @@ async fn server_closing_during_the_handshake_is_an_io_error() {
 
     // After reading CONNECT and PING, instead of PONG.
     let server = FakeServer::start().await;
-    let (result, ()) = tokio::join!(ConnectOptions::new().connect(server.url()), async {
+    let (result, ()) = tokio::join!(fake::options().connect(server.url()), async {
         let mut conn = server.accept().await;
         conn.send_info(&server.info()).await;
         conn.expect_connect().await;
@@ -169,11 +171,11 @@ async fn server_closing_during_the_handshake_is_an_io_error() {
     assert_eq!(err.kind(), ErrorKind::Io, "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_info_within_the_connection_timeout_is_a_timeout() {
     let server = FakeServer::start().await;
     let started = Instant::now();
-    let opts = ConnectOptions::new().connection_timeout(Duration::from_millis(200));
+    let opts = fake::options().connection_timeout(Duration::from_millis(200));
     let (result, _conn) = tokio::join!(
         within("connect to time out", opts.connect(server.url())),
         async {
@@ -195,10 +197,10 @@ async fn no_info_within_the_connection_timeout_is_a_timeout() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn authorization_violation_fails_connect_with_an_auth_error() {
     let server = FakeServer::start().await;
-    let opts = ConnectOptions::new().user_and_password("u", "wrong");
+    let opts = fake::options().user_and_password("u", "wrong");
     let (result, ()) = tokio::join!(opts.connect(server.url()), async {
         let mut conn = server.accept().await;
         conn.send_info(&Info {
@@ -217,10 +219,10 @@ async fn authorization_violation_fails_connect_with_an_auth_error() {
     assert!(err.message().contains("Authorization Violation"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn other_server_errors_during_the_handshake_are_server_errors() {
     let server = FakeServer::start().await;
-    let (result, ()) = tokio::join!(ConnectOptions::new().connect(server.url()), async {
+    let (result, ()) = tokio::join!(fake::options().connect(server.url()), async {
         let mut conn = server.accept().await;
         conn.send_info(&server.info()).await;
         conn.expect_connect().await;
@@ -231,45 +233,41 @@ async fn other_server_errors_during_the_handshake_are_server_errors() {
     assert_eq!(result.unwrap_err().kind(), ErrorKind::Server);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn token_and_user_password_appear_in_connect() {
     let server = FakeServer::start().await;
-    let (_c, _conn, connect) = server.connect(ConnectOptions::new().token("s3cret")).await;
+    let (_c, _conn, connect) = server.connect(fake::options().token("s3cret")).await;
     assert_eq!(connect.auth_token.as_deref(), Some("s3cret"));
     assert_eq!(connect.user, None);
 
     let (_c, _conn, connect) = server
-        .connect(ConnectOptions::new().user_and_password("alice", "pw"))
+        .connect(fake::options().user_and_password("alice", "pw"))
         .await;
     assert_eq!(connect.user.as_deref(), Some("alice"));
     assert_eq!(connect.pass.as_deref(), Some("pw"));
     assert_eq!(connect.auth_token, None);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn credentials_in_the_url_appear_in_connect() {
     let server = FakeServer::start().await;
     let url = format!("nats://bob:hunter2@{}", server.host_port());
-    let (client, (_conn, connect)) = tokio::join!(
-        ConnectOptions::new().connect(url),
-        server.accept_handshake()
-    );
+    let (client, (_conn, connect)) =
+        tokio::join!(fake::options().connect(url), server.accept_handshake());
     client.expect("connect");
     assert_eq!(connect.user.as_deref(), Some("bob"));
     assert_eq!(connect.pass.as_deref(), Some("hunter2"));
 
     let url = format!("nats://tok3n@{}", server.host_port());
-    let (client, (_conn, connect)) = tokio::join!(
-        ConnectOptions::new().connect(url),
-        server.accept_handshake()
-    );
+    let (client, (_conn, connect)) =
+        tokio::join!(fake::options().connect(url), server.accept_handshake());
     client.expect("connect");
     assert_eq!(connect.auth_token.as_deref(), Some("tok3n"));
     assert_eq!(connect.user, None);
 
     // Options win over the URL.
     let url = format!("nats://bob:hunter2@{}", server.host_port());
-    let opts = ConnectOptions::new().token("from-options");
+    let opts = fake::options().token("from-options");
     let (client, (_conn, connect)) = tokio::join!(opts.connect(url), server.accept_handshake());
     client.expect("connect");
     assert_eq!(connect.auth_token.as_deref(), Some("from-options"));
@@ -295,11 +293,11 @@ fn verify(key: &KeyPair, nonce: &str, sig: &str) {
         .unwrap_or_else(|_| panic!("signature {sig} does not verify for nonce {nonce}"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn nkey_signs_the_nonce_of_every_connection() {
     let key = KeyPair::new_user_from_raw_seed([7; 32]);
     let server = FakeServer::start().await;
-    let opts = ConnectOptions::new()
+    let opts = fake::options()
         .nkey(&key.seed())
         .unwrap()
         .reconnect_backoff(fast_backoff());
@@ -340,11 +338,11 @@ async fn nkey_signs_the_nonce_of_every_connection() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn jwt_sends_the_jwt_and_a_signature() {
     let key = KeyPair::new_user_from_raw_seed([9; 32]);
     let server = FakeServer::start().await;
-    let opts = ConnectOptions::new()
+    let opts = fake::options()
         .jwt("eyJhbGciOi.fake.jwt", &key.seed())
         .unwrap();
     let (client, (_conn, connect)) = tokio::join!(opts.connect(server.url()), async {
@@ -371,10 +369,10 @@ fn fast_backoff() -> gnat_client::Backoff {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn server_ping_after_connect_is_answered_promptly() {
     let server = FakeServer::start().await;
-    let (_client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (_client, mut conn, _) = server.connect(fake::options()).await;
     for _ in 0..3 {
         conn.send_ping().await;
         match conn.read_within(Duration::from_secs(1)).await {
@@ -384,10 +382,10 @@ async fn server_ping_after_connect_is_answered_promptly() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn publish_bytes_are_exact_and_invalid_input_writes_nothing() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
 
     // §6.4: empty body.
     client.publish("s", "").await.unwrap();
@@ -433,20 +431,19 @@ async fn publish_bytes_are_exact_and_invalid_input_writes_nothing() {
     assert_eq!(conn.read_line().await, "PUB marker m");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn payload_over_max_payload_is_refused_locally() {
     let server = FakeServer::start().await;
-    let (client, (mut conn, _)) =
-        tokio::join!(ConnectOptions::new().connect(server.url()), async {
-            let mut conn = server.accept().await;
-            let c = conn
-                .handshake(&Info {
-                    max_payload: 100,
-                    ..server.info()
-                })
-                .await;
-            (conn, c)
-        });
+    let (client, (mut conn, _)) = tokio::join!(fake::options().connect(server.url()), async {
+        let mut conn = server.accept().await;
+        let c = conn
+            .handshake(&Info {
+                max_payload: 100,
+                ..server.info()
+            })
+            .await;
+        (conn, c)
+    });
     let client = client.unwrap();
     assert_eq!(client.max_payload(), 100);
     client.publish("ok", vec![b'x'; 100]).await.unwrap();
@@ -467,10 +464,10 @@ async fn payload_over_max_payload_is_refused_locally() {
     assert_eq!(conn.read_line().await, "PUB marker m");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn close_flushes_queued_publishes_then_closes_the_socket() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut events = client.events();
     for i in 0..3 {
         client.publish("bye", format!("{i}")).await.unwrap();
@@ -485,12 +482,12 @@ async fn close_flushes_queued_publishes_then_closes_the_socket() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_client_is_connected_as_soon_as_connect_returns() {
     // With no reconnect buffer at all, a publish right after connect must still go out.
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server
-        .connect(ConnectOptions::new().reconnect_buffer_size(0))
+        .connect(fake::options().reconnect_buffer_size(0))
         .await;
     assert_eq!(client.state(), gnat_client::State::Connected);
     client
@@ -500,10 +497,10 @@ async fn the_client_is_connected_as_soon_as_connect_returns() {
     assert_eq!(conn.read_line().await, "PUB first 1");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn large_payloads_are_chained_in_order_with_small_ones() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let big: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
     let mut h = HeaderMap::new();
     h.append("K", "v").unwrap();

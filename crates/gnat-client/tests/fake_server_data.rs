@@ -7,13 +7,13 @@ mod fake;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use fake::{FakeConn, FakeServer, drain_events, hmsg, msg, within};
 use gnat_client::proto::ClientOp;
-use gnat_client::{
-    Client, ConnectOptions, ErrorKind, Event, Message, Request, Subscription, SubscriptionLimits,
-};
+use gnat_client::{Client, ErrorKind, Event, Message, Request, Subscription, SubscriptionLimits};
 
 async fn next(sub: &mut Subscription) -> Message {
     within("a message", sub.next())
@@ -58,10 +58,10 @@ async fn poll_once<F: Future + Unpin>(fut: &mut F) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn frames_sent_one_byte_at_a_time_are_delivered_once() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut sub = client.subscribe("split.>").await.unwrap();
     let sid = sub.sid();
     conn.read_until("SUB split.>").await;
@@ -95,10 +95,10 @@ async fn frames_sent_one_byte_at_a_time_are_delivered_once() {
     assert_eq!(client.statistics().in_messages, 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn many_frames_in_one_write_are_delivered_in_order() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut sub = client.subscribe("many").await.unwrap();
     conn.read_until("SUB many").await;
     let mut bytes = Vec::new();
@@ -114,10 +114,10 @@ async fn many_frames_in_one_write_are_delivered_in_order() {
     assert_eq!(sub.dropped(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_malformed_header_block_is_dropped_and_counted_not_fatal() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut events = client.events();
     let mut sub = client.subscribe("h").await.unwrap();
     conn.read_until("SUB h").await;
@@ -133,10 +133,10 @@ async fn a_malformed_header_block_is_dropped_and_counted_not_fatal() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn replies_are_routed_by_token() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let c1 = client.clone();
     let r1 = tokio::spawn(async move { c1.request("svc.one", "1").await });
     let prefix = expect_mux_sub(&mut conn).await;
@@ -165,10 +165,10 @@ async fn replies_are_routed_by_token() {
     assert_eq!(client.pending_requests(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_hundred_concurrent_requests_answered_in_reverse_each_get_their_reply() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut tasks = Vec::new();
     for i in 0..100 {
         let c = client.clone();
@@ -195,10 +195,10 @@ async fn a_hundred_concurrent_requests_answered_in_reverse_each_get_their_reply(
     assert_eq!(client.pending_requests(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_late_reply_after_the_timeout_is_dropped() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let started = Instant::now();
     let request = client.send_request(
         "slow.svc",
@@ -233,10 +233,10 @@ async fn a_late_reply_after_the_timeout_is_dropped() {
     assert_eq!(&m.payload[..], b"fresh");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_responders_fails_at_once() {
     let server = FakeServer::start().await;
-    let opts = ConnectOptions::new().request_timeout(Duration::from_secs(30));
+    let opts = fake::options().request_timeout(Duration::from_secs(30));
     let (client, mut conn, _) = server.connect(opts).await;
     let blocks: [&[u8]; 2] = [
         b"NATS/1.0 503\r\n\r\n",
@@ -281,10 +281,10 @@ async fn count_publishes(mut conn: FakeConn) -> usize {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn ten_thousand_timed_out_or_cancelled_requests_leave_nothing_pending() {
     let server = FakeServer::start().await;
-    let (client, conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, conn, _) = server.connect(fake::options()).await;
     let served = tokio::spawn(count_publishes(conn));
 
     // 5,000 that time out.
@@ -322,10 +322,10 @@ async fn ten_thousand_timed_out_or_cancelled_requests_leave_nothing_pending() {
     assert_eq!(pubs, 10_000, "every request was published");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn flush_returns_only_after_the_pong() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     client.publish("before", "1").await.unwrap();
     let c = client.clone();
     let mut flush = tokio::spawn(async move { c.flush().await });
@@ -345,10 +345,10 @@ async fn flush_returns_only_after_the_pong() {
     within("flush", &mut flush).await.unwrap().unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn flushes_complete_in_order_of_their_pongs() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let c = client.clone();
     let mut first = tokio::spawn(async move { c.flush().await });
     conn.expect_ping().await;
@@ -364,10 +364,10 @@ async fn flushes_complete_in_order_of_their_pongs() {
     within("second flush", &mut second).await.unwrap().unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn flush_fails_when_the_connection_drops_and_works_after_reconnect() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut events = client.events();
     let c = client.clone();
     let flush = tokio::spawn(async move { c.flush().await });
@@ -406,10 +406,10 @@ async fn settle(client: &Client, conn: &mut FakeConn) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_slow_consumer_drops_and_counts_without_blocking_others() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut events = client.events();
     let limits = SubscriptionLimits {
         messages: 10,
@@ -472,10 +472,10 @@ async fn a_slow_consumer_drops_and_counts_without_blocking_others() {
     assert_eq!(&next(&mut slow).await.payload[..], b"again0");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn drain_unsubscribes_waits_for_the_reader_then_closes() {
     let server = FakeServer::start().await;
-    let (client, mut conn, _) = server.connect(ConnectOptions::new()).await;
+    let (client, mut conn, _) = server.connect(fake::options()).await;
     let mut sub = client.subscribe("d").await.unwrap();
     assert_eq!(conn.read_line().await, format!("SUB d {}", sub.sid()));
     for i in 0..3 {

@@ -6,7 +6,9 @@ mod fake;
 
 use std::future::Future;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use fake::{FakeServer, drain_events, wait_event, within};
 use gnat_client::proto::Info;
@@ -21,7 +23,7 @@ fn fast_backoff() -> Backoff {
 }
 
 fn opts() -> ConnectOptions {
-    ConnectOptions::new().reconnect_backoff(fast_backoff())
+    fake::options().reconnect_backoff(fast_backoff())
 }
 
 async fn next(sub: &mut Subscription) -> Message {
@@ -45,7 +47,7 @@ fn reason(e: &Event) -> String {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stale_connection_is_detected_after_three_intervals_and_reconnects() {
     let server = FakeServer::start().await;
     let interval = Duration::from_millis(50);
@@ -76,7 +78,7 @@ async fn stale_connection_is_detected_after_three_intervals_and_reconnects() {
     assert_eq!(client.statistics().reconnects, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn answered_pings_keep_the_connection_up() {
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server
@@ -102,7 +104,7 @@ async fn answered_pings_keep_the_connection_up() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn subscription_permission_violation_closes_only_that_subscription() {
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server.connect(opts()).await;
@@ -150,7 +152,7 @@ async fn subscription_permission_violation_closes_only_that_subscription() {
     assert!(!seen.iter().any(is_disconnected), "{seen:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn queue_permission_violation_matches_subject_and_queue() {
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server.connect(opts()).await;
@@ -176,7 +178,7 @@ async fn queue_permission_violation_matches_subject_and_queue() {
     assert_eq!(&next(&mut plain).await.payload[..], b"p");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn publish_permission_violation_closes_nothing() {
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server.connect(opts()).await;
@@ -198,7 +200,7 @@ async fn publish_permission_violation_closes_nothing() {
     assert_eq!(&next(&mut sub).await.payload[..], b"s");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn lame_duck_mode_moves_to_the_other_server() {
     let a = FakeServer::start().await;
     let b = FakeServer::start().await;
@@ -244,7 +246,7 @@ async fn lame_duck_mode_moves_to_the_other_server() {
     conn_a.expect_eof().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn servers_announced_by_async_info_are_used_for_reconnect() {
     let a = FakeServer::start().await;
     let b = FakeServer::start().await;
@@ -291,7 +293,7 @@ async fn poll_once<F: Future + Unpin>(fut: &mut F) {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn reconnect_restores_subscriptions_then_sends_the_buffered_publishes() {
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server.connect(opts()).await;
@@ -411,7 +413,7 @@ async fn reconnect_restores_subscriptions_then_sends_the_buffered_publishes() {
     assert_eq!(&answer.payload[..], b"answer2");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_request_made_while_disconnected_subscribes_the_mux_once() {
     let server = FakeServer::start().await;
     let (client, conn, _) = server.connect(opts()).await;
@@ -438,7 +440,7 @@ async fn a_request_made_while_disconnected_subscribes_the_mux_once() {
     assert_eq!(&answer.payload[..], b"late but fine");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_full_reconnect_buffer_fails_the_publish_and_writes_nothing_for_it() {
     let server = FakeServer::start().await;
     let (client, conn, _) = server.connect(opts().reconnect_buffer_size(512)).await;
@@ -479,7 +481,7 @@ async fn a_full_reconnect_buffer_fails_the_publish_and_writes_nothing_for_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hostile_server_bytes_disconnect_cleanly_and_the_client_recovers() {
     // Deterministic garbage: high bytes with line breaks sprinkled in.
     let mut x: u32 = 0x9E37_79B9;
@@ -593,7 +595,7 @@ async fn hostile_server_bytes_disconnect_cleanly_and_the_client_recovers() {
     assert_eq!(client.statistics().reconnects, 12);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refused_reconnect_is_reported_and_retried() {
     let server = FakeServer::start().await;
     let (client, conn, _) = server.connect(opts()).await;
@@ -623,7 +625,7 @@ async fn a_refused_reconnect_is_reported_and_retried() {
     assert_eq!(client.state(), gnat_client::State::Connected);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn giving_up_after_max_reconnects_closes_the_client() {
     let server = FakeServer::start().await;
     let (client, conn, _) = server.connect(opts().max_reconnects(Some(2))).await;
@@ -643,7 +645,7 @@ async fn giving_up_after_max_reconnects_closes_the_client() {
     assert_eq!(client.flush().await.unwrap_err().kind(), ErrorKind::Closed);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_on_initial_connect_buffers_until_the_first_connection() {
     let server = FakeServer::start().await;
     let (client, ()) = tokio::join!(
@@ -679,7 +681,7 @@ async fn retry_on_initial_connect_buffers_until_the_first_connection() {
     assert_eq!(client.statistics().reconnects, 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn publish_permission_violation_fails_the_matching_request() {
     let server = FakeServer::start().await;
     let opts = opts().request_timeout(Duration::from_secs(20));

@@ -1,30 +1,42 @@
-//! A scripted NATS server on loopback TCP: the test decides every byte the client receives and
-//! reads every operation the client sends, decoded with `gnat_client::proto`.
+//! A scripted NATS server on an in-memory pipe: the test decides every byte the client
+//! receives and reads every operation the client sends, decoded with `gnat_client::proto`.
+//!
+//! Each [`FakeServer`] has a made-up loopback address (`127.0.0.1:<n>`, never bound); clients
+//! reach it through the `custom_transport` hook of [`options`], which hands the client one end
+//! of a `tokio::io::duplex` pipe and the server the other. No socket is opened, so the tests
+//! run on a paused clock (`#[tokio::test(start_paused = true)]`): timeouts, backoff and ping
+//! intervals pass in virtual time, in milliseconds, and never race the machine's load.
 //!
 //! Include it with `#[path = "common/fake.rs"] mod fake;`. Every wait has a deadline
-//! ([`DEADLINE`]); nothing sleeps for a fixed time.
+//! ([`DEADLINE`], virtual time); nothing sleeps for a fixed time.
 //!
 //! ```ignore
 //! let server = FakeServer::start().await;
-//! let (client, mut conn, connect) = server.connect(ConnectOptions::new()).await;
+//! let (client, mut conn, connect) = server.connect(fake::options()).await;
 //! client.publish("a", "x").await?;
 //! assert_eq!(conn.read_line().await, "PUB a x");
 //! ```
 
 #![allow(dead_code)] // each test binary uses a different part of it
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use gnat_client::proto::bytes::{Bytes, BytesMut};
 use gnat_client::proto::{self, ClientOp, Connect, Decoder, Info, Limits};
 use gnat_client::{Client, ConnectOptions, Event, Events};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::mpsc;
 
 /// The longest any single expected thing may take. Generous: it only bounds failures.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How many bytes a pipe holds in each direction before the writer waits (about what loopback
+/// TCP buffers).
+const PIPE_CAPACITY: usize = 4 * 1024 * 1024;
 
 /// Awaits `fut`, failing the test if it takes longer than [`DEADLINE`].
 pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
@@ -34,40 +46,90 @@ pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     }
 }
 
-/// A listening fake server on `127.0.0.1:<ephemeral port>`.
+/// The fake servers that accept connections now, by port.
+static LISTENING: Mutex<Option<HashMap<u16, mpsc::UnboundedSender<DuplexStream>>>> =
+    Mutex::new(None);
+
+/// Ports are made up, one per fake server of the test binary.
+static NEXT_PORT: AtomicU16 = AtomicU16::new(40_000);
+
+fn listening<T>(f: impl FnOnce(&mut HashMap<u16, mpsc::UnboundedSender<DuplexStream>>) -> T) -> T {
+    let mut guard = LISTENING.lock().unwrap_or_else(|e| e.into_inner());
+    f(guard.get_or_insert_with(HashMap::new))
+}
+
+/// Opens a pipe to the fake server at `host_port`, or fails like a refused TCP connection.
+fn dial(host_port: &str) -> std::io::Result<DuplexStream> {
+    let refused = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    let port: u16 = host_port
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(refused)?;
+    let (client_end, server_end) = tokio::io::duplex(PIPE_CAPACITY);
+    listening(|servers| {
+        let accept = servers.get(&port).ok_or_else(refused)?;
+        accept.send(server_end).map_err(|_| refused())
+    })?;
+    Ok(client_end)
+}
+
+/// Connect options whose connections go to the fake servers (over in-memory pipes).
+pub(crate) fn options() -> ConnectOptions {
+    over_pipes(ConnectOptions::new())
+}
+
+/// `opts` with its connections going to the fake servers.
+pub(crate) fn over_pipes(opts: ConnectOptions) -> ConnectOptions {
+    opts.custom_transport(|host_port| {
+        let pipe = dial(&host_port);
+        async move { pipe }
+    })
+}
+
+/// A fake server at `127.0.0.1:<made-up port>`, accepting pipes until it is dropped (then
+/// connecting to it fails as if refused).
 pub(crate) struct FakeServer {
-    listener: TcpListener,
-    addr: SocketAddr,
+    port: u16,
+    incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<DuplexStream>>,
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        listening(|servers| servers.remove(&self.port));
+    }
 }
 
 impl FakeServer {
-    /// Binds a new listener on a free loopback port.
+    /// Starts listening at a new address.
     pub(crate) async fn start() -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
-        FakeServer { listener, addr }
+        let port = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        listening(|servers| servers.insert(port, tx));
+        FakeServer {
+            port,
+            incoming: tokio::sync::Mutex::new(rx),
+        }
     }
 
     /// `127.0.0.1:<port>`, as the client names servers in its events.
     pub(crate) fn host_port(&self) -> String {
-        self.addr.to_string()
+        format!("127.0.0.1:{}", self.port)
     }
 
     /// `nats://127.0.0.1:<port>`.
     pub(crate) fn url(&self) -> String {
-        format!("nats://{}", self.addr)
+        format!("nats://{}", self.host_port())
     }
 
     /// The INFO this server sends by default: protocol 1, headers, 1 MiB max payload.
     pub(crate) fn info(&self) -> Info {
         Info {
-            server_id: format!("FAKE{}", self.addr.port()),
+            server_id: format!("FAKE{}", self.port),
             server_name: "fake".to_string(),
             version: "2.10.0".to_string(),
             host: "127.0.0.1".to_string(),
-            port: self.addr.port(),
+            port: self.port,
             proto: 1,
             headers: true,
             max_payload: 1024 * 1024,
@@ -77,10 +139,11 @@ impl FakeServer {
 
     /// Accepts the next connection (the client connects, or reconnects).
     pub(crate) async fn accept(&self) -> FakeConn {
-        let (stream, _) = within("the client to connect", self.listener.accept())
-            .await
-            .expect("accept");
-        stream.set_nodelay(true).expect("nodelay");
+        let stream = within("the client to connect", async {
+            self.incoming.lock().await.recv().await
+        })
+        .await
+        .expect("the listener is open while the server lives");
         FakeConn::new(stream)
     }
 
@@ -91,10 +154,11 @@ impl FakeServer {
         (conn, connect)
     }
 
-    /// Connects a client with `opts` to this server and completes the handshake.
+    /// Connects a client with `opts` (over a pipe to this server) and completes the
+    /// handshake.
     pub(crate) async fn connect(&self, opts: ConnectOptions) -> (Client, FakeConn, Connect) {
         let (client, (conn, connect)) = tokio::join!(
-            within("connect", opts.connect(self.url())),
+            within("connect", over_pipes(opts).connect(self.url())),
             self.accept_handshake()
         );
         (client.expect("connect"), conn, connect)
@@ -103,7 +167,7 @@ impl FakeServer {
 
 /// One accepted connection, seen from the server side.
 pub(crate) struct FakeConn {
-    stream: TcpStream,
+    stream: DuplexStream,
     buf: BytesMut,
     decoder: Decoder,
 }
@@ -120,7 +184,7 @@ pub(crate) enum Read {
 }
 
 impl FakeConn {
-    fn new(stream: TcpStream) -> FakeConn {
+    fn new(stream: DuplexStream) -> FakeConn {
         FakeConn {
             stream,
             buf: BytesMut::with_capacity(64 * 1024),
