@@ -55,10 +55,26 @@
 //!
 //! ## Layout
 //!
-//! `client` (the [`Client`] handle), `options` ([`ConnectOptions`]), `subscription`,
-//! `message`, `events` (events and statistics), `error`; internals: `shared` (state shared by
-//! the tasks), `writer`, `reader`, `driver`, `connection` (transport and handshake), `pool`,
-//! `addr`, `auth`, `tls`, `rng`, `pacing`.
+//! * The public API: `client` ([`Client`], [`Request`], [`State`]), `options`
+//!   ([`ConnectOptions`]), `subscription` ([`Subscription`], the stream), `message`,
+//!   `events` (events and statistics), `error`, and the public helpers [`addr`], [`auth`],
+//!   [`tls`], [`rng`].
+//! * The state, sans IO: `engine` — the connection engine: outbound queue with each frame's
+//!   kind and length, PING/PONG ledger, connection phase from disconnected to closed, request
+//!   mux flag and re-subscription plan; no tokio, socket or clock, unit-tested without a
+//!   runtime. `sub_queue` — the reader's side of a subscription (its bounded queue, drops,
+//!   auto-unsubscribe, close reason); `requests` — the table of requests waiting for a reply;
+//!   `pacing` — publish pacing by backlogged subscriptions; `pool` — the server pool.
+//! * The glue: `shared` — what the tasks share (the engine behind its short lock, the
+//!   tables, notifications); each engine call goes through a method there that does the IO
+//!   the engine asks for (wake the writer, write directly, complete waiters).
+//! * The IO loops: `driver` (one per client: connects, reconnects, keep-alive timer, close),
+//!   `reader` and `writer` (one each per connection), `connection` (transport and handshake),
+//!   `transport` (TCP, TLS, custom streams).
+//!
+//! Tests come in tiers: unit tests (the engine with no runtime), scripted fake-server tests
+//! over in-memory pipes on a paused clock (`tests/fake_server*.rs`), and tests against a real
+//! nats-server (`tests/*.rs`).
 
 #![forbid(unsafe_code)]
 

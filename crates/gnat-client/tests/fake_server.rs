@@ -387,7 +387,7 @@ async fn publish_bytes_are_exact_and_invalid_input_writes_nothing() {
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server.connect(fake::options()).await;
 
-    // §6.4: empty body.
+    // An empty body (NATS protocol docs, `PUB`: `#bytes` may be 0).
     client.publish("s", "").await.unwrap();
     assert_eq!(&conn.read_frame().await.1[..], b"PUB s 0\r\n\r\n");
 
@@ -395,7 +395,7 @@ async fn publish_bytes_are_exact_and_invalid_input_writes_nothing() {
     client.publish_with_reply("s", "r.1", "hey").await.unwrap();
     assert_eq!(&conn.read_frame().await.1[..], b"PUB s r.1 3\r\nhey\r\n");
 
-    // §6.5: headers with an empty body: equal sizes.
+    // Headers with an empty body: equal sizes (ADR-4, `HPUB` header and total sizes).
     let mut h = HeaderMap::new();
     h.append("A", "1").unwrap();
     client.publish_with_headers("s", &h, "").await.unwrap();
@@ -404,7 +404,7 @@ async fn publish_bytes_are_exact_and_invalid_input_writes_nothing() {
         b"HPUB s 18 18\r\nNATS/1.0\r\nA: 1\r\n\r\n\r\n"
     );
 
-    // §6.7: injection characters are refused and nothing is written.
+    // Injection characters are refused and nothing is written (ADR-6, subject names).
     for bad in ["a b", "a\tb", "a\r\nPUB x 1", "a\nb", ""] {
         let err = client.publish(bad, "p").await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
@@ -421,7 +421,7 @@ async fn publish_bytes_are_exact_and_invalid_input_writes_nothing() {
     let err = client.queue_subscribe("s", "q 1").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 
-    // §6.9: a valid queue subscription, then a marker publish: nothing came in between.
+    // A valid queue subscription (NATS protocol docs, `SUB` with a queue group), then a marker publish: nothing came in between.
     let sub = client.queue_subscribe("a.*.c", "q1").await.unwrap();
     client.publish("marker", "m").await.unwrap();
     assert_eq!(

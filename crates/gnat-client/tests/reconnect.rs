@@ -29,7 +29,8 @@ async fn connect_logged(server: &NatsServer, opts: ConnectOptions) -> (Client, E
 }
 
 /// `unsubscribe_after(5)` with 2 received before a restart: after reconnect the server is told
-/// the remaining 3, exactly 3 more arrive, and the stream ends (spec §6.16).
+/// the remaining 3, exactly 3 more arrive, and the stream ends (the NATS protocol docs, `UNSUB`
+/// with `max_msgs`: the count survives a reconnect only if the client resends it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsubscribe_after_is_kept_across_a_restart() {
     let mut server = NatsServer::start();
@@ -73,7 +74,8 @@ async fn unsubscribe_after_is_kept_across_a_restart() {
 }
 
 /// Publishes made while the server is down (after `Disconnected`) go to the reconnect buffer
-/// and reach the server after reconnect, after the subscription was restored (spec §6.17);
+/// and reach the server after reconnect, after the subscription was restored (NATS docs,
+/// "Reconnect buffer" in the client reconnect behaviour);
 /// a flush made while disconnected completes once the server has them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_while_disconnected_are_sent_after_reconnect() {
@@ -413,7 +415,8 @@ fn wait_stopped(pid: u32) -> bool {
 }
 
 /// A server that stops answering (process stopped, socket open) is detected by missed PONGs
-/// (spec §6.12); the client reconnects once it answers again and the subscription works.
+/// (NATS protocol docs, `PING`/`PONG` keep-alive: a client that misses the configured number
+/// of PONGs treats the connection as stale); the client reconnects once it answers again and the subscription works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_server_is_detected_by_missed_pongs() {
     let server = NatsServer::start();

@@ -363,7 +363,8 @@ async fn revoked_jwt_user_is_refused() {
 
 /// A subscription the server refuses (`Permissions Violation for Subscription to …`) is
 /// closed with the server's reason and reported; a refused publish is reported; the
-/// connection stays up and other subscriptions keep working (spec §6.13).
+/// connection stays up and other subscriptions keep working (NATS protocol docs, `-ERR`:
+/// permission violations do not close the connection).
 #[tokio::test]
 async fn permission_violations_close_only_the_refused_subscription() {
     let server = NatsServer::builder()

@@ -4,7 +4,7 @@
 //! the control line), so every encoder runs these first and writes nothing when one
 //! fails. Each check is one pass over the bytes; errors carry the byte offset.
 //!
-//! Rules (ADR-6 and the spec digest, §1.10):
+//! Rules (ADR-6, "Naming Rules", and the NATS protocol docs on subject names):
 //!
 //! * A subject is one or more `.`-separated tokens, none empty: `""`, `.a`, `a.` and
 //!   `a..b` are invalid everywhere.

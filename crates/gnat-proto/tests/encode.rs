@@ -1,4 +1,5 @@
-//! Exact bytes written by the encoders (spec §6 items 4, 5, 6, 9).
+//! Exact bytes written by the encoders (the NATS client protocol docs: `PUB`, `HPUB` per
+//! ADR-4, `SUB`, `UNSUB`, `PING`/`PONG`, `CONNECT`).
 
 use gnat_proto::bytes::BytesMut;
 use gnat_proto::encode::*;

@@ -1,4 +1,5 @@
-//! The `NATS/1.0` header block: spec §6 items 10, 20, 21, and parsing edge cases.
+//! The `NATS/1.0` header block (ADR-4: version line, status and description, header
+//! names and values), and parsing edge cases.
 
 use gnat_proto::bytes::BytesMut;
 use gnat_proto::{HeaderFault, HeaderMap, ProtoError, StatusCode, status_of};

@@ -1,4 +1,5 @@
-//! Spec §6 item 2: every operation split at every byte offset, or fed one byte at a
+//! Partial input (the client protocol is a byte stream; a frame may arrive in any number of
+//! reads): every operation split at every byte offset, or fed one byte at a
 //! time, decodes to the same result; `Ok(None)` consumes nothing.
 
 use std::fmt::Debug;

@@ -1,4 +1,4 @@
-//! Validation tables (spec §6 items 7–10) and encoders that write nothing on
+//! Validation tables (ADR-6 naming rules, ADR-4 header names and values) and encoders that write nothing on
 //! invalid input.
 
 use gnat_proto::bytes::BytesMut;
