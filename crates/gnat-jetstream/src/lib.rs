@@ -26,6 +26,7 @@ pub use client;
 mod wire_enum;
 
 pub mod account;
+pub mod batch;
 pub mod consumer;
 pub mod context;
 pub mod error;
@@ -35,6 +36,7 @@ pub mod stream;
 pub mod time;
 
 pub use account::*;
+pub use batch::{AtomicBatch, BatchAck};
 pub use consumer::*;
 pub use context::Context;
 pub use error::{ApiError, Error, ErrorKind, Result};

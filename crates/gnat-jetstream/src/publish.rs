@@ -51,6 +51,16 @@ pub struct PubAck {
     /// The stream's JetStream domain, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// The batch id, on the ack that commits an atomic or fast-ingest batch (ADR-50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    /// The number of messages the committed batch stored (ADR-50); `seq` is the last one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The counter's value after the increment, on streams with `allow_msg_counter`
+    /// (ADR-49): a decimal integer of any size.
+    #[serde(default, rename = "val", skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Which messages a rollup (`Nats-Rollup`) replaces; the stream needs `allow_rollup_hdrs`.
@@ -64,7 +74,7 @@ pub enum Rollup {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ttl {
+pub(crate) enum Ttl {
     After(Duration),
     Never,
 }
@@ -82,19 +92,19 @@ enum Ttl {
 /// ```
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
-    payload: Bytes,
-    headers: Option<HeaderMap>,
-    msg_id: Option<String>,
-    expected_stream: Option<String>,
-    expected_last_sequence: Option<u64>,
-    expected_last_subject_sequence: Option<u64>,
-    expected_last_subject_sequence_subject: Option<String>,
-    expected_last_msg_id: Option<String>,
-    ttl: Option<Ttl>,
-    rollup: Option<Rollup>,
-    retries: u32,
-    retry_wait: Duration,
-    timeout: Option<Duration>,
+    pub(crate) payload: Bytes,
+    pub(crate) headers: Option<HeaderMap>,
+    pub(crate) msg_id: Option<String>,
+    pub(crate) expected_stream: Option<String>,
+    pub(crate) expected_last_sequence: Option<u64>,
+    pub(crate) expected_last_subject_sequence: Option<u64>,
+    pub(crate) expected_last_subject_sequence_subject: Option<String>,
+    pub(crate) expected_last_msg_id: Option<String>,
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) rollup: Option<Rollup>,
+    pub(crate) retries: u32,
+    pub(crate) retry_wait: Duration,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl Default for PublishOptions {
@@ -210,7 +220,7 @@ impl PublishOptions {
     }
 
     /// The payload and the header block to send (`None` when there is nothing to send).
-    fn into_parts(self) -> Result<(Bytes, Option<HeaderMap>)> {
+    pub(crate) fn into_parts(self) -> Result<(Bytes, Option<HeaderMap>)> {
         let mut headers = self.headers;
         let mut set = |name: &str, value: &str| -> Result<()> {
             headers
@@ -250,7 +260,7 @@ impl PublishOptions {
     }
 }
 
-fn no_stream(subject: Option<&str>) -> Error {
+pub(crate) fn no_stream(subject: Option<&str>) -> Error {
     let message = match subject {
         Some(s) => format!("no stream answered a publish to {s} (no responders)"),
         None => "no stream answered the publish (no responders)".to_string(),
@@ -264,6 +274,9 @@ struct AckFields<S> {
     seq: u64,
     duplicate: bool,
     domain: Option<S>,
+    batch: Option<S>,
+    count: Option<u64>,
+    val: Option<S>,
 }
 
 /// Reads a publish reply: an ack, an API error (codes kept), or an inline status. The stream
@@ -293,6 +306,9 @@ fn read_ack<S: DeserializeOwned>(
             seq,
             duplicate: wire.duplicate,
             domain: wire.domain,
+            batch: wire.batch,
+            count: wire.count,
+            val: wire.val,
         }),
         _ => Err(Error::new(
             ErrorKind::Decode,
@@ -302,13 +318,20 @@ fn read_ack<S: DeserializeOwned>(
 }
 
 /// Reads a publish reply into a [`PubAck`].
-fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8]) -> Result<PubAck> {
+pub(crate) fn parse_ack(
+    subject: Option<&str>,
+    headers: Option<&HeaderMap>,
+    payload: &[u8],
+) -> Result<PubAck> {
     let ack = read_ack::<String>(subject, headers, payload)?;
     Ok(PubAck {
         stream: ack.stream,
         seq: ack.seq,
         duplicate: ack.duplicate,
         domain: ack.domain,
+        batch: ack.batch,
+        count: ack.count,
+        value: ack.val,
     })
 }
 
@@ -335,6 +358,12 @@ struct AckWire<S> {
     duplicate: bool,
     #[serde(default = "Option::default")]
     domain: Option<S>,
+    #[serde(default = "Option::default")]
+    batch: Option<S>,
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default = "Option::default")]
+    val: Option<S>,
 }
 
 impl Context {
