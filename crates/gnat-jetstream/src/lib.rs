@@ -33,6 +33,7 @@ pub mod counter;
 pub mod error;
 pub mod message;
 pub mod publish;
+pub mod schedule;
 pub mod stream;
 pub mod time;
 
@@ -44,6 +45,7 @@ pub use counter::{Counter, CounterEntry, CounterValue};
 pub use error::{ApiError, Error, ErrorKind, Result};
 pub use message::*;
 pub use publish::*;
+pub use schedule::Schedule;
 pub use stream::*;
 pub use time::Timestamp;
 

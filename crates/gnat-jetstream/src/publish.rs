@@ -30,6 +30,7 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str = "Nats-Expected-Last-Subject
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const TTL: &str = "Nats-TTL";
 const ROLLUP: &str = "Nats-Rollup";
+const REQUIRED_API_LEVEL: &str = "Nats-Required-Api-Level";
 
 /// Default number of retries when no stream answers a publish (ADR-22).
 pub const DEFAULT_PUBLISH_RETRIES: u32 = 2;
@@ -105,6 +106,9 @@ pub struct PublishOptions {
     pub(crate) retries: u32,
     pub(crate) retry_wait: Duration,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) schedule: Option<crate::schedule::Schedule>,
+    pub(crate) stop_schedule: Option<String>,
+    pub(crate) required_api_level: Option<u32>,
 }
 
 impl Default for PublishOptions {
@@ -123,6 +127,9 @@ impl Default for PublishOptions {
             retries: DEFAULT_PUBLISH_RETRIES,
             retry_wait: DEFAULT_PUBLISH_RETRY_WAIT,
             timeout: None,
+            schedule: None,
+            stop_schedule: None,
+            required_api_level: None,
         }
     }
 }
@@ -219,6 +226,32 @@ impl PublishOptions {
         self
     }
 
+    /// Makes the message a schedule (ADR-51; the stream needs `allow_msg_schedules`): the
+    /// stream produces messages on the schedule's target from it. See
+    /// [`Context::schedule`](crate::Context::schedule).
+    pub fn schedule(mut self, schedule: crate::schedule::Schedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
+
+    /// Stops the schedule held on `schedule_subject` when this message is stored, in one
+    /// atomic step (ADR-51: `Nats-Schedule-Next: purge` and `Nats-Scheduler`). The message
+    /// must go to another subject, for example the schedule's target to publish early.
+    /// Combine with [`expected_last_subject_sequence`](Self::expected_last_subject_sequence)
+    /// and [`expected_last_subject_sequence_subject`](Self::expected_last_subject_sequence_subject)
+    /// to act only while the schedule still exists.
+    pub fn stop_schedule(mut self, schedule_subject: impl Into<String>) -> Self {
+        self.stop_schedule = Some(schedule_subject.into());
+        self
+    }
+
+    /// `Nats-Required-Api-Level` (ADR-44): the server refuses the message (10185) unless its
+    /// JetStream API level is at least `level`, instead of ignoring headers it does not know.
+    pub fn required_api_level(mut self, level: u32) -> Self {
+        self.required_api_level = Some(level);
+        self
+    }
+
     /// The payload and the header block to send (`None` when there is nothing to send).
     pub(crate) fn into_parts(self) -> Result<(Bytes, Option<HeaderMap>)> {
         let mut headers = self.headers;
@@ -255,6 +288,19 @@ impl PublishOptions {
             Some(Rollup::Subject) => set(ROLLUP, "sub")?,
             Some(Rollup::All) => set(ROLLUP, "all")?,
             None => {}
+        }
+        if let Some(subject) = &self.stop_schedule {
+            client::proto::validate_publish_subject(subject).map_err(|e| {
+                Error::new(ErrorKind::InvalidInput, format!("schedule subject: {e}"))
+            })?;
+            set(crate::schedule::SCHEDULE_NEXT, "purge")?;
+            set(crate::schedule::SCHEDULER, subject)?;
+        }
+        if let Some(level) = self.required_api_level {
+            set(REQUIRED_API_LEVEL, &level.to_string())?;
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.write_headers(headers.get_or_insert_with(HeaderMap::new))?;
         }
         Ok((self.payload, headers))
     }
@@ -386,6 +432,12 @@ impl Context {
         options: PublishOptions,
     ) -> Result<PubAck> {
         let subject = subject.as_ref();
+        if options.stop_schedule.as_deref() == Some(subject) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a message that stops a schedule must go to another subject (ADR-51, 10212)",
+            ));
+        }
         let reply = self.publish_request(subject, options).await?;
         parse_ack(Some(subject), reply.headers.as_ref(), &reply.payload)
     }
