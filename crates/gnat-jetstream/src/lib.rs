@@ -33,6 +33,7 @@ pub mod counter;
 pub mod error;
 pub mod message;
 pub mod publish;
+mod resend;
 pub mod schedule;
 pub mod stream;
 pub mod time;

@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use client::{HeaderMap, Message, Request, StatusCode, Subscription};
+use client::{HeaderMap, Request, StatusCode, Subscription};
 use futures_core::Stream;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::context::Context;
 use crate::error::{ApiError, Error, ErrorKind, Result};
+use crate::resend::{Expectations, ResendTarget, outcome_unknown};
 use crate::time::go_duration;
 
 const MSG_ID: &str = "Nats-Msg-Id";
@@ -109,6 +110,7 @@ pub struct PublishOptions {
     pub(crate) schedule: Option<crate::schedule::Schedule>,
     pub(crate) stop_schedule: Option<String>,
     pub(crate) required_api_level: Option<u32>,
+    pub(crate) resend: bool,
 }
 
 impl Default for PublishOptions {
@@ -130,6 +132,7 @@ impl Default for PublishOptions {
             schedule: None,
             stop_schedule: None,
             required_api_level: None,
+            resend: true,
         }
     }
 }
@@ -242,6 +245,18 @@ impl PublishOptions {
     /// to act only while the schedule still exists.
     pub fn stop_schedule(mut self, schedule_subject: impl Into<String>) -> Self {
         self.stop_schedule = Some(schedule_subject.into());
+        self
+    }
+
+    /// Whether a publish in flight when the connection drops is sent again after the
+    /// reconnect (default: yes). The resend carries the same `Nats-Msg-Id` — gnat makes one
+    /// up when none was given — so the stream's duplicate window stores the message once
+    /// and the ack is the true one; where a resend cannot be exact the publish fails at once
+    /// with [`Error::is_outcome_unknown`]. With `false`, no id is made up and a lost
+    /// connection fails the publish at once as outcome unknown. Not used by the pipelined
+    /// [`Publisher`].
+    pub fn resend_on_reconnect(mut self, resend: bool) -> Self {
+        self.resend = resend;
         self
     }
 
@@ -390,6 +405,35 @@ fn parse_ack_seq(
     Ok(read_ack::<IgnoredAny>(subject, headers, payload)?.seq)
 }
 
+/// Whether a publish reply is error 10054 (message larger than the stream's maximum).
+fn too_large(reply: &RawReply) -> bool {
+    reply.payload.windows(5).any(|w| w == b"10054")
+        && read_ack::<IgnoredAny>(None, reply.headers.as_ref(), &reply.payload)
+            .is_err_and(|e| e.err_code() == Some(crate::error::codes::MESSAGE_TOO_LARGE))
+}
+
+/// The reply to a publish: what the server sent, or an ack made up for a resend whose
+/// first attempt turned out to be stored.
+struct RawReply {
+    headers: Option<HeaderMap>,
+    payload: Bytes,
+}
+
+impl RawReply {
+    fn landed(stream: &str, seq: u64) -> Self {
+        let ack = PubAck {
+            stream: stream.to_string(),
+            seq,
+            duplicate: true,
+            ..PubAck::default()
+        };
+        RawReply {
+            headers: None,
+            payload: Bytes::from(serde_json::to_vec(&ack).unwrap_or_default()),
+        }
+    }
+}
+
 /// A publish reply as it arrives: an ack, or an `error` object. (`Option::default` rather
 /// than a bare `default` on the name fields, so that `S` need not be `Default`.)
 #[derive(Deserialize)]
@@ -458,35 +502,120 @@ impl Context {
     }
 
     /// Sends a publish as a request and returns the reply, retrying as `options` say while
-    /// no stream answers, then failing with [`Error::is_no_stream`].
-    async fn publish_request(&self, subject: &str, options: PublishOptions) -> Result<Message> {
+    /// no stream answers (then failing with [`Error::is_no_stream`]), and resending it after
+    /// a lost connection as the `resend` module describes.
+    async fn publish_request(
+        &self,
+        subject: &str,
+        mut options: PublishOptions,
+    ) -> Result<RawReply> {
         let retries = options.retries;
         let wait = options.retry_wait;
         let timeout = options.timeout.unwrap_or(self.timeout());
-        let (payload, headers) = options.into_parts()?;
-        let mut request = Request::new().payload(payload).timeout(timeout);
-        if let Some(h) = headers {
-            request = request.headers(h);
+        let mut resend = options.resend;
+        let mut generated = false;
+        if resend && options.msg_id.is_none() {
+            options.msg_id = Some(client::rng::nuid());
+            generated = true;
         }
+        let msg_id = options.msg_id.clone();
+        let expectations = Expectations::of(&options);
+        let (payload, mut headers) = options.into_parts()?;
+        let first_sent = Instant::now();
+        let deadline = deadline_after(timeout);
+        let mut link = self.link();
         let mut attempt = 0u32;
+        let mut resent: Option<ResendTarget> = None;
         loop {
-            let last = attempt >= retries;
-            let this_try = if last {
-                std::mem::take(&mut request)
-            } else {
-                request.clone()
+            let remaining = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            let mut request = Request::new().payload(payload.clone()).timeout(remaining);
+            if let Some(h) = &headers {
+                request = request.headers(h.clone());
+            }
+            let sent = link.as_mut().map(|l| *l.borrow_and_update());
+            let send = self.client().send_request(subject, request);
+            let result = match (link.as_mut(), sent) {
+                (Some(rx), Some(sent)) => {
+                    tokio::select! {
+                        biased;
+                        r = send => Some(r),
+                        _ = rx.wait_for(|l| l.lost_since(&sent)) => None,
+                    }
+                }
+                _ => Some(send.await),
             };
-            match self.client().send_request(subject, this_try).await {
-                Ok(reply) => return Ok(reply),
-                Err(e) if e.is_no_responders() => {
-                    if last {
+            match result {
+                Some(Ok(reply)) => {
+                    let reply = RawReply {
+                        headers: reply.headers,
+                        payload: reply.payload,
+                    };
+                    if let (Some(target), Some(id)) = (&resent, &msg_id)
+                        && expectations.any()
+                        && read_ack::<IgnoredAny>(
+                            Some(subject),
+                            reply.headers.as_ref(),
+                            &reply.payload,
+                        )
+                        .is_err_and(|e| e.is_wrong_last_sequence())
+                        && let Some(seq) = self.landed(target, subject, id, &expectations).await
+                    {
+                        // Our first attempt landed: the server checked the expectation
+                        // before its duplicate window.
+                        return Ok(RawReply::landed(&target.stream, seq));
+                    }
+                    if generated && too_large(&reply) {
+                        // The stream counts headers in its `max_msg_size`: a message that
+                        // fits only without our id is sent without it (and so without
+                        // resends), as it would have been without gnat's help. Refused, it
+                        // was not stored.
+                        generated = false;
+                        resend = false;
+                        if let Some(h) = headers.as_mut() {
+                            h.remove(MSG_ID);
+                            if h.is_empty() {
+                                headers = None;
+                            }
+                        }
+                        continue;
+                    }
+                    return Ok(reply);
+                }
+                Some(Err(e)) if e.is_no_responders() => {
+                    if attempt >= retries {
                         return Err(no_stream(Some(subject)));
                     }
                     tokio::time::sleep(wait).await;
                     attempt += 1;
+                    continue;
                 }
-                Err(e) => return Err(e.into()),
+                // The publish itself failed for the lost connection: resend as well.
+                Some(Err(e))
+                    if link.is_some()
+                        && matches!(
+                            e.kind(),
+                            client::ErrorKind::Disconnected
+                                | client::ErrorKind::ReconnectBufferFull
+                        ) => {}
+                Some(Err(e)) => return Err(e.into()),
+                // The connection was lost while waiting for the ack.
+                None => {}
             }
+            let Some(rx) = link.as_mut() else {
+                return Err(outcome_unknown(subject, "its state cannot be watched"));
+            };
+            if !resend {
+                return Err(outcome_unknown(
+                    subject,
+                    "resending is off for this publish",
+                ));
+            }
+            resent = Some(
+                self.prepare_resend(subject, rx, first_sent, deadline)
+                    .await?,
+            );
         }
     }
 
