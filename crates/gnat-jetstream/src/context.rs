@@ -1,6 +1,7 @@
 //! The JetStream [`Context`]: a client plus the API prefix (or domain) and a timeout. Every
 //! API call is a request to `<prefix>.<OP>…` with a JSON body.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,6 +30,8 @@ pub struct Context {
     prefix: String,
     domain: Option<String>,
     timeout: Duration,
+    /// The connection's disconnect epochs, watched from the first publish on (see `resend`).
+    link: Arc<OnceLock<Option<tokio::sync::watch::Receiver<crate::resend::Link>>>>,
 }
 
 /// Just enough of a reply to see whether it carries an error.
@@ -47,7 +50,16 @@ impl Context {
             prefix: DEFAULT_API_PREFIX.to_string(),
             domain: None,
             timeout,
+            link: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// A watch of the connection's disconnects, started on first use; `None` outside a
+    /// Tokio runtime.
+    pub(crate) fn link(&self) -> Option<tokio::sync::watch::Receiver<crate::resend::Link>> {
+        self.link
+            .get_or_init(|| crate::resend::watch_link(&self.client))
+            .clone()
     }
 
     /// A context for JetStream domain `domain` (prefix `$JS.<domain>.API`).

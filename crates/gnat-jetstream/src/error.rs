@@ -52,6 +52,60 @@ pub mod codes {
     pub const INVALID_MESSAGE_TTL: u64 = 10165;
     /// Per-message TTL disabled on the stream.
     pub const MESSAGE_TTL_DISABLED: u64 = 10166;
+    /// Counters (`Nats-Incr`) are not enabled on the stream (ADR-49).
+    pub const COUNTER_DISABLED: u64 = 10168;
+    /// A counter stream got a message without `Nats-Incr`.
+    pub const COUNTER_INCREMENT_MISSING: u64 = 10169;
+    /// A counter increment carried a payload.
+    pub const COUNTER_HAS_PAYLOAD: u64 = 10170;
+    /// A counter increment is not a valid integer.
+    pub const COUNTER_INCREMENT_INVALID: u64 = 10171;
+    /// The counter's stored value cannot be read.
+    pub const COUNTER_BROKEN: u64 = 10172;
+    /// Atomic batch publishing is not enabled on the stream (`allow_atomic`, ADR-50).
+    pub const ATOMIC_PUBLISH_DISABLED: u64 = 10174;
+    /// An atomic batch message lacks its `Nats-Batch-Sequence`.
+    pub const ATOMIC_PUBLISH_MISSING_SEQ: u64 = 10175;
+    /// The atomic batch is incomplete (a gap, or abandoned after the idle timeout).
+    pub const ATOMIC_PUBLISH_INCOMPLETE: u64 = 10176;
+    /// An atomic batch used a header it does not support (`Nats-Expected-Last-Msg-Id`).
+    pub const ATOMIC_PUBLISH_UNSUPPORTED_HEADER: u64 = 10177;
+    /// The atomic batch id is invalid (longer than 64 characters).
+    pub const ATOMIC_PUBLISH_INVALID_ID: u64 = 10179;
+    /// The server's JetStream API level is below the one the request requires (ADR-44).
+    pub const REQUIRED_API_LEVEL: u64 = 10185;
+    /// Message schedules are not enabled on the stream (ADR-51).
+    pub const SCHEDULES_DISABLED: u64 = 10188;
+    /// The schedule pattern is invalid.
+    pub const SCHEDULE_PATTERN_INVALID: u64 = 10189;
+    /// The schedule target is invalid.
+    pub const SCHEDULE_TARGET_INVALID: u64 = 10190;
+    /// The schedule's TTL is invalid.
+    pub const SCHEDULE_TTL_INVALID: u64 = 10191;
+    /// The schedule's rollup is invalid.
+    pub const SCHEDULE_ROLLUP_INVALID: u64 = 10192;
+    /// The atomic batch has more messages than the server allows (default 1000).
+    pub const ATOMIC_PUBLISH_TOO_LARGE: u64 = 10199;
+    /// The atomic batch's commit value is neither `1` nor `eob`.
+    pub const ATOMIC_PUBLISH_INVALID_COMMIT: u64 = 10200;
+    /// The atomic batch has a duplicate `Nats-Msg-Id`.
+    pub const ATOMIC_PUBLISH_DUPLICATE_MSG_ID: u64 = 10201;
+    /// The schedule source is invalid.
+    pub const SCHEDULE_SOURCE_INVALID: u64 = 10203;
+    /// Fast-ingest batch publishing is not enabled on the stream (`allow_batched`).
+    pub const BATCH_PUBLISH_DISABLED: u64 = 10205;
+    /// The fast-ingest reply pattern is invalid.
+    pub const BATCH_PUBLISH_INVALID_PATTERN: u64 = 10206;
+    /// The fast-ingest batch id is invalid.
+    pub const BATCH_PUBLISH_INVALID_ID: u64 = 10207;
+    /// The fast-ingest batch id is unknown to the server.
+    pub const BATCH_PUBLISH_UNKNOWN_ID: u64 = 10208;
+    /// Too many atomic batches in flight on the stream or server.
+    pub const ATOMIC_PUBLISH_TOO_MANY_INFLIGHT: u64 = 10210;
+    /// Too many fast-ingest batches in flight on the stream or server.
+    pub const BATCH_PUBLISH_TOO_MANY_INFLIGHT: u64 = 10211;
+    /// The `Nats-Scheduler` of a schedule-stopping publish is invalid.
+    pub const SCHEDULER_INVALID: u64 = 10212;
 }
 
 /// What went wrong.
@@ -76,6 +130,13 @@ pub enum ErrorKind {
     MissedHeartbeats,
     /// The message does not carry JetStream metadata (no `$JS.ACK` reply subject).
     NotJetStream,
+    /// A write was in flight when the connection was lost and could not be resent exactly
+    /// (the stream has no duplicate window, or the outage outlasted it, or the stream is
+    /// gone): it may or may not be stored. See [`Error::is_outcome_unknown`].
+    OutcomeUnknown,
+    /// The server's JetStream API level is below what the feature needs (ADR-44); nothing
+    /// was sent.
+    ApiLevel,
 }
 
 /// An error from the JetStream layer.
@@ -226,6 +287,73 @@ impl Error {
     /// The stream name is in use with a different configuration (10058).
     pub fn is_stream_name_in_use(&self) -> bool {
         self.has_err_code(&[codes::STREAM_NAME_IN_USE])
+    }
+
+    /// The stream does not allow atomic batches (10174: `allow_atomic` is off).
+    pub fn is_atomic_publish_disabled(&self) -> bool {
+        self.has_err_code(&[codes::ATOMIC_PUBLISH_DISABLED])
+    }
+
+    /// The atomic batch was incomplete when it was committed: the server abandoned it after
+    /// its idle timeout, or saw a gap (10176).
+    pub fn is_batch_incomplete(&self) -> bool {
+        self.has_err_code(&[codes::ATOMIC_PUBLISH_INCOMPLETE])
+    }
+
+    /// The atomic batch had more messages than the server allows (10199).
+    pub fn is_batch_too_large(&self) -> bool {
+        self.has_err_code(&[codes::ATOMIC_PUBLISH_TOO_LARGE])
+    }
+
+    /// Any error about an atomic batch as such (10174–10179, 10199–10201, 10210).
+    pub fn is_atomic_batch_error(&self) -> bool {
+        self.has_err_code(&[
+            codes::ATOMIC_PUBLISH_DISABLED,
+            codes::ATOMIC_PUBLISH_MISSING_SEQ,
+            codes::ATOMIC_PUBLISH_INCOMPLETE,
+            codes::ATOMIC_PUBLISH_UNSUPPORTED_HEADER,
+            codes::ATOMIC_PUBLISH_INVALID_ID,
+            codes::ATOMIC_PUBLISH_TOO_LARGE,
+            codes::ATOMIC_PUBLISH_INVALID_COMMIT,
+            codes::ATOMIC_PUBLISH_DUPLICATE_MSG_ID,
+            codes::ATOMIC_PUBLISH_TOO_MANY_INFLIGHT,
+        ])
+    }
+
+    /// The stream does not allow counters, or the increment was refused (10168–10172).
+    pub fn is_counter_error(&self) -> bool {
+        self.has_err_code(&[
+            codes::COUNTER_DISABLED,
+            codes::COUNTER_INCREMENT_MISSING,
+            codes::COUNTER_HAS_PAYLOAD,
+            codes::COUNTER_INCREMENT_INVALID,
+            codes::COUNTER_BROKEN,
+        ])
+    }
+
+    /// The stream refused a message schedule (10188–10192, 10203, 10212).
+    pub fn is_schedule_error(&self) -> bool {
+        self.has_err_code(&[
+            codes::SCHEDULES_DISABLED,
+            codes::SCHEDULE_PATTERN_INVALID,
+            codes::SCHEDULE_TARGET_INVALID,
+            codes::SCHEDULE_TTL_INVALID,
+            codes::SCHEDULE_ROLLUP_INVALID,
+            codes::SCHEDULE_SOURCE_INVALID,
+            codes::SCHEDULER_INVALID,
+        ])
+    }
+
+    /// The server's API level is too old for what was asked: refused client-side
+    /// ([`ErrorKind::ApiLevel`]) or by the server (10185, `Nats-Required-Api-Level`).
+    pub fn is_api_level_too_low(&self) -> bool {
+        self.inner.kind == ErrorKind::ApiLevel || self.has_err_code(&[codes::REQUIRED_API_LEVEL])
+    }
+
+    /// A write in flight on a lost connection could not be resent exactly: it may or may not
+    /// be stored ([`ErrorKind::OutcomeUnknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.inner.kind == ErrorKind::OutcomeUnknown
     }
 
     /// No stream captures the published subject.

@@ -26,20 +26,27 @@ pub use client;
 mod wire_enum;
 
 pub mod account;
+pub mod batch;
 pub mod consumer;
 pub mod context;
+pub mod counter;
 pub mod error;
 pub mod message;
 pub mod publish;
+mod resend;
+pub mod schedule;
 pub mod stream;
 pub mod time;
 
 pub use account::*;
+pub use batch::{AtomicBatch, BatchAck};
 pub use consumer::*;
 pub use context::Context;
+pub use counter::{Counter, CounterEntry, CounterValue};
 pub use error::{ApiError, Error, ErrorKind, Result};
 pub use message::*;
 pub use publish::*;
+pub use schedule::Schedule;
 pub use stream::*;
 pub use time::Timestamp;
 

@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use client::{HeaderMap, Message, Request, StatusCode, Subscription};
+use client::{HeaderMap, Request, StatusCode, Subscription};
 use futures_core::Stream;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::context::Context;
 use crate::error::{ApiError, Error, ErrorKind, Result};
+use crate::resend::{Expectations, ResendTarget, outcome_unknown};
 use crate::time::go_duration;
 
 const MSG_ID: &str = "Nats-Msg-Id";
@@ -30,6 +31,7 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str = "Nats-Expected-Last-Subject
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const TTL: &str = "Nats-TTL";
 const ROLLUP: &str = "Nats-Rollup";
+const REQUIRED_API_LEVEL: &str = "Nats-Required-Api-Level";
 
 /// Default number of retries when no stream answers a publish (ADR-22).
 pub const DEFAULT_PUBLISH_RETRIES: u32 = 2;
@@ -51,6 +53,16 @@ pub struct PubAck {
     /// The stream's JetStream domain, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// The batch id, on the ack that commits an atomic or fast-ingest batch (ADR-50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    /// The number of messages the committed batch stored (ADR-50); `seq` is the last one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The counter's value after the increment, on streams with `allow_msg_counter`
+    /// (ADR-49): a decimal integer of any size.
+    #[serde(default, rename = "val", skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Which messages a rollup (`Nats-Rollup`) replaces; the stream needs `allow_rollup_hdrs`.
@@ -64,7 +76,7 @@ pub enum Rollup {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ttl {
+pub(crate) enum Ttl {
     After(Duration),
     Never,
 }
@@ -82,19 +94,23 @@ enum Ttl {
 /// ```
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
-    payload: Bytes,
-    headers: Option<HeaderMap>,
-    msg_id: Option<String>,
-    expected_stream: Option<String>,
-    expected_last_sequence: Option<u64>,
-    expected_last_subject_sequence: Option<u64>,
-    expected_last_subject_sequence_subject: Option<String>,
-    expected_last_msg_id: Option<String>,
-    ttl: Option<Ttl>,
-    rollup: Option<Rollup>,
-    retries: u32,
-    retry_wait: Duration,
-    timeout: Option<Duration>,
+    pub(crate) payload: Bytes,
+    pub(crate) headers: Option<HeaderMap>,
+    pub(crate) msg_id: Option<String>,
+    pub(crate) expected_stream: Option<String>,
+    pub(crate) expected_last_sequence: Option<u64>,
+    pub(crate) expected_last_subject_sequence: Option<u64>,
+    pub(crate) expected_last_subject_sequence_subject: Option<String>,
+    pub(crate) expected_last_msg_id: Option<String>,
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) rollup: Option<Rollup>,
+    pub(crate) retries: u32,
+    pub(crate) retry_wait: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) schedule: Option<crate::schedule::Schedule>,
+    pub(crate) stop_schedule: Option<String>,
+    pub(crate) required_api_level: Option<u32>,
+    pub(crate) resend: bool,
 }
 
 impl Default for PublishOptions {
@@ -113,6 +129,10 @@ impl Default for PublishOptions {
             retries: DEFAULT_PUBLISH_RETRIES,
             retry_wait: DEFAULT_PUBLISH_RETRY_WAIT,
             timeout: None,
+            schedule: None,
+            stop_schedule: None,
+            required_api_level: None,
+            resend: true,
         }
     }
 }
@@ -209,8 +229,46 @@ impl PublishOptions {
         self
     }
 
+    /// Makes the message a schedule (ADR-51; the stream needs `allow_msg_schedules`): the
+    /// stream produces messages on the schedule's target from it. See
+    /// [`Context::schedule`](crate::Context::schedule).
+    pub fn schedule(mut self, schedule: crate::schedule::Schedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
+
+    /// Stops the schedule held on `schedule_subject` when this message is stored, in one
+    /// atomic step (ADR-51: `Nats-Schedule-Next: purge` and `Nats-Scheduler`). The message
+    /// must go to another subject, for example the schedule's target to publish early.
+    /// Combine with [`expected_last_subject_sequence`](Self::expected_last_subject_sequence)
+    /// and [`expected_last_subject_sequence_subject`](Self::expected_last_subject_sequence_subject)
+    /// to act only while the schedule still exists.
+    pub fn stop_schedule(mut self, schedule_subject: impl Into<String>) -> Self {
+        self.stop_schedule = Some(schedule_subject.into());
+        self
+    }
+
+    /// Whether a publish in flight when the connection drops is sent again after the
+    /// reconnect (default: yes). The resend carries the same `Nats-Msg-Id` — gnat makes one
+    /// up when none was given — so the stream's duplicate window stores the message once
+    /// and the ack is the true one; where a resend cannot be exact the publish fails at once
+    /// with [`Error::is_outcome_unknown`]. With `false`, no id is made up and a lost
+    /// connection fails the publish at once as outcome unknown. Not used by the pipelined
+    /// [`Publisher`].
+    pub fn resend_on_reconnect(mut self, resend: bool) -> Self {
+        self.resend = resend;
+        self
+    }
+
+    /// `Nats-Required-Api-Level` (ADR-44): the server refuses the message (10185) unless its
+    /// JetStream API level is at least `level`, instead of ignoring headers it does not know.
+    pub fn required_api_level(mut self, level: u32) -> Self {
+        self.required_api_level = Some(level);
+        self
+    }
+
     /// The payload and the header block to send (`None` when there is nothing to send).
-    fn into_parts(self) -> Result<(Bytes, Option<HeaderMap>)> {
+    pub(crate) fn into_parts(self) -> Result<(Bytes, Option<HeaderMap>)> {
         let mut headers = self.headers;
         let mut set = |name: &str, value: &str| -> Result<()> {
             headers
@@ -246,11 +304,24 @@ impl PublishOptions {
             Some(Rollup::All) => set(ROLLUP, "all")?,
             None => {}
         }
+        if let Some(subject) = &self.stop_schedule {
+            client::proto::validate_publish_subject(subject).map_err(|e| {
+                Error::new(ErrorKind::InvalidInput, format!("schedule subject: {e}"))
+            })?;
+            set(crate::schedule::SCHEDULE_NEXT, "purge")?;
+            set(crate::schedule::SCHEDULER, subject)?;
+        }
+        if let Some(level) = self.required_api_level {
+            set(REQUIRED_API_LEVEL, &level.to_string())?;
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.write_headers(headers.get_or_insert_with(HeaderMap::new))?;
+        }
         Ok((self.payload, headers))
     }
 }
 
-fn no_stream(subject: Option<&str>) -> Error {
+pub(crate) fn no_stream(subject: Option<&str>) -> Error {
     let message = match subject {
         Some(s) => format!("no stream answered a publish to {s} (no responders)"),
         None => "no stream answered the publish (no responders)".to_string(),
@@ -264,6 +335,9 @@ struct AckFields<S> {
     seq: u64,
     duplicate: bool,
     domain: Option<S>,
+    batch: Option<S>,
+    count: Option<u64>,
+    val: Option<S>,
 }
 
 /// Reads a publish reply: an ack, an API error (codes kept), or an inline status. The stream
@@ -293,6 +367,9 @@ fn read_ack<S: DeserializeOwned>(
             seq,
             duplicate: wire.duplicate,
             domain: wire.domain,
+            batch: wire.batch,
+            count: wire.count,
+            val: wire.val,
         }),
         _ => Err(Error::new(
             ErrorKind::Decode,
@@ -302,13 +379,20 @@ fn read_ack<S: DeserializeOwned>(
 }
 
 /// Reads a publish reply into a [`PubAck`].
-fn parse_ack(subject: Option<&str>, headers: Option<&HeaderMap>, payload: &[u8]) -> Result<PubAck> {
+pub(crate) fn parse_ack(
+    subject: Option<&str>,
+    headers: Option<&HeaderMap>,
+    payload: &[u8],
+) -> Result<PubAck> {
     let ack = read_ack::<String>(subject, headers, payload)?;
     Ok(PubAck {
         stream: ack.stream,
         seq: ack.seq,
         duplicate: ack.duplicate,
         domain: ack.domain,
+        batch: ack.batch,
+        count: ack.count,
+        value: ack.val,
     })
 }
 
@@ -319,6 +403,35 @@ fn parse_ack_seq(
     payload: &[u8],
 ) -> Result<u64> {
     Ok(read_ack::<IgnoredAny>(subject, headers, payload)?.seq)
+}
+
+/// Whether a publish reply is error 10054 (message larger than the stream's maximum).
+fn too_large(reply: &RawReply) -> bool {
+    reply.payload.windows(5).any(|w| w == b"10054")
+        && read_ack::<IgnoredAny>(None, reply.headers.as_ref(), &reply.payload)
+            .is_err_and(|e| e.err_code() == Some(crate::error::codes::MESSAGE_TOO_LARGE))
+}
+
+/// The reply to a publish: what the server sent, or an ack made up for a resend whose
+/// first attempt turned out to be stored.
+struct RawReply {
+    headers: Option<HeaderMap>,
+    payload: Bytes,
+}
+
+impl RawReply {
+    fn landed(stream: &str, seq: u64) -> Self {
+        let ack = PubAck {
+            stream: stream.to_string(),
+            seq,
+            duplicate: true,
+            ..PubAck::default()
+        };
+        RawReply {
+            headers: None,
+            payload: Bytes::from(serde_json::to_vec(&ack).unwrap_or_default()),
+        }
+    }
 }
 
 /// A publish reply as it arrives: an ack, or an `error` object. (`Option::default` rather
@@ -335,6 +448,12 @@ struct AckWire<S> {
     duplicate: bool,
     #[serde(default = "Option::default")]
     domain: Option<S>,
+    #[serde(default = "Option::default")]
+    batch: Option<S>,
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default = "Option::default")]
+    val: Option<S>,
 }
 
 impl Context {
@@ -357,6 +476,12 @@ impl Context {
         options: PublishOptions,
     ) -> Result<PubAck> {
         let subject = subject.as_ref();
+        if options.stop_schedule.as_deref() == Some(subject) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a message that stops a schedule must go to another subject (ADR-51, 10212)",
+            ));
+        }
         let reply = self.publish_request(subject, options).await?;
         parse_ack(Some(subject), reply.headers.as_ref(), &reply.payload)
     }
@@ -377,35 +502,120 @@ impl Context {
     }
 
     /// Sends a publish as a request and returns the reply, retrying as `options` say while
-    /// no stream answers, then failing with [`Error::is_no_stream`].
-    async fn publish_request(&self, subject: &str, options: PublishOptions) -> Result<Message> {
+    /// no stream answers (then failing with [`Error::is_no_stream`]), and resending it after
+    /// a lost connection as the `resend` module describes.
+    async fn publish_request(
+        &self,
+        subject: &str,
+        mut options: PublishOptions,
+    ) -> Result<RawReply> {
         let retries = options.retries;
         let wait = options.retry_wait;
         let timeout = options.timeout.unwrap_or(self.timeout());
-        let (payload, headers) = options.into_parts()?;
-        let mut request = Request::new().payload(payload).timeout(timeout);
-        if let Some(h) = headers {
-            request = request.headers(h);
+        let mut resend = options.resend;
+        let mut generated = false;
+        if resend && options.msg_id.is_none() {
+            options.msg_id = Some(client::rng::nuid());
+            generated = true;
         }
+        let msg_id = options.msg_id.clone();
+        let expectations = Expectations::of(&options);
+        let (payload, mut headers) = options.into_parts()?;
+        let first_sent = Instant::now();
+        let deadline = deadline_after(timeout);
+        let mut link = self.link();
         let mut attempt = 0u32;
+        let mut resent: Option<ResendTarget> = None;
         loop {
-            let last = attempt >= retries;
-            let this_try = if last {
-                std::mem::take(&mut request)
-            } else {
-                request.clone()
+            let remaining = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            let mut request = Request::new().payload(payload.clone()).timeout(remaining);
+            if let Some(h) = &headers {
+                request = request.headers(h.clone());
+            }
+            let sent = link.as_mut().map(|l| *l.borrow_and_update());
+            let send = self.client().send_request(subject, request);
+            let result = match (link.as_mut(), sent) {
+                (Some(rx), Some(sent)) => {
+                    tokio::select! {
+                        biased;
+                        r = send => Some(r),
+                        _ = rx.wait_for(|l| l.lost_since(&sent)) => None,
+                    }
+                }
+                _ => Some(send.await),
             };
-            match self.client().send_request(subject, this_try).await {
-                Ok(reply) => return Ok(reply),
-                Err(e) if e.is_no_responders() => {
-                    if last {
+            match result {
+                Some(Ok(reply)) => {
+                    let reply = RawReply {
+                        headers: reply.headers,
+                        payload: reply.payload,
+                    };
+                    if let (Some(target), Some(id)) = (&resent, &msg_id)
+                        && expectations.any()
+                        && read_ack::<IgnoredAny>(
+                            Some(subject),
+                            reply.headers.as_ref(),
+                            &reply.payload,
+                        )
+                        .is_err_and(|e| e.is_wrong_last_sequence())
+                        && let Some(seq) = self.landed(target, subject, id, &expectations).await
+                    {
+                        // Our first attempt landed: the server checked the expectation
+                        // before its duplicate window.
+                        return Ok(RawReply::landed(&target.stream, seq));
+                    }
+                    if generated && too_large(&reply) {
+                        // The stream counts headers in its `max_msg_size`: a message that
+                        // fits only without our id is sent without it (and so without
+                        // resends), as it would have been without gnat's help. Refused, it
+                        // was not stored.
+                        generated = false;
+                        resend = false;
+                        if let Some(h) = headers.as_mut() {
+                            h.remove(MSG_ID);
+                            if h.is_empty() {
+                                headers = None;
+                            }
+                        }
+                        continue;
+                    }
+                    return Ok(reply);
+                }
+                Some(Err(e)) if e.is_no_responders() => {
+                    if attempt >= retries {
                         return Err(no_stream(Some(subject)));
                     }
                     tokio::time::sleep(wait).await;
                     attempt += 1;
+                    continue;
                 }
-                Err(e) => return Err(e.into()),
+                // The publish itself failed for the lost connection: resend as well.
+                Some(Err(e))
+                    if link.is_some()
+                        && matches!(
+                            e.kind(),
+                            client::ErrorKind::Disconnected
+                                | client::ErrorKind::ReconnectBufferFull
+                        ) => {}
+                Some(Err(e)) => return Err(e.into()),
+                // The connection was lost while waiting for the ack.
+                None => {}
             }
+            let Some(rx) = link.as_mut() else {
+                return Err(outcome_unknown(subject, "its state cannot be watched"));
+            };
+            if !resend {
+                return Err(outcome_unknown(
+                    subject,
+                    "resending is off for this publish",
+                ));
+            }
+            resent = Some(
+                self.prepare_resend(subject, rx, first_sent, deadline)
+                    .await?,
+            );
         }
     }
 

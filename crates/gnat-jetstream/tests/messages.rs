@@ -38,7 +38,15 @@ async fn leader_get_next_last_and_delete() {
     stream(&js, "M", "m.>", false).await;
     let mut headers = HeaderMap::new();
     headers.insert("Trace", "t-1").unwrap();
-    js.publish("m.a", "a1").await.unwrap(); // 1
+    // Without resends gnat adds no Nats-Msg-Id, so the message has no headers.
+    js.publish_with(
+        "m.a",
+        PublishOptions::new()
+            .payload("a1")
+            .resend_on_reconnect(false),
+    )
+    .await
+    .unwrap(); // 1
     js.publish_with("m.b", PublishOptions::new().payload("b1").headers(headers))
         .await
         .unwrap(); // 2
@@ -103,9 +111,15 @@ async fn direct_get_forms() {
     let mut headers = HeaderMap::new();
     headers.insert("KV-Operation", "DEL").unwrap();
     js.publish("d.a", "a1").await.unwrap(); // 1
-    js.publish_with("d.b", PublishOptions::new().payload("b1").headers(headers))
-        .await
-        .unwrap(); // 2
+    js.publish_with(
+        "d.b",
+        PublishOptions::new()
+            .payload("b1")
+            .headers(headers)
+            .resend_on_reconnect(false),
+    )
+    .await
+    .unwrap(); // 2
     js.publish("d.a", "a2").await.unwrap(); // 3
 
     for seq in 1..=3 {

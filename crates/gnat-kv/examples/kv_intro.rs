@@ -108,9 +108,14 @@ pub(crate) async fn run<W: Write>(url: &str, out: &mut W) -> Result<(), Box<dyn 
         message.info()?.stream_sequence,
         from_utf8(&message.payload)?
     )?;
-    // ... with a header that says it is one.
+    // ... with a header that says it is one. (gnat also stamps each write with a
+    // `Nats-Msg-Id`, so that a write in flight on a lost connection is resent exactly once.)
     let headers = message.headers.as_ref().ok_or("delete without headers")?;
-    let shown: Vec<String> = headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+    let shown: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.starts_with("KV-"))
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
     writeln!(out, "headers: {}", shown.join(", "))?;
 
     // ### Watching for changes
