@@ -373,7 +373,7 @@ async fn stats_are_exact_after_10000_requests_with_one_percent_errors() {
         .endpoint("n")
         .serve(|req| async move {
             let n: u64 = std::str::from_utf8(req.payload()).unwrap().parse().unwrap();
-            let _ = if n % 100 == 0 {
+            let _ = if n.is_multiple_of(100) {
                 req.respond_error(500, &format!("failed {n}")).await
             } else {
                 req.respond("ok").await
