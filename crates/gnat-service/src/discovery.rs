@@ -87,6 +87,16 @@ impl Discovery {
         self.query("PING", name, None, PING_RESPONSE_TYPE).await
     }
 
+    /// PING: every service, or every instance of `name`, each with its round-trip time (from
+    /// sending the request to its answer's arrival).
+    pub async fn ping_with_rtt(&self, name: Option<&str>) -> Result<Vec<(PingResponse, Duration)>> {
+        let answers = self.scatter_timed("PING", name, None).await?;
+        Ok(answers
+            .into_iter()
+            .filter_map(|(rtt, m)| Some((parse(&m, PING_RESPONSE_TYPE)?, rtt)))
+            .collect())
+    }
+
     /// PING one instance.
     pub async fn ping_instance(&self, name: &str, id: &str) -> Result<Option<PingResponse>> {
         Ok(self
@@ -116,17 +126,7 @@ impl Discovery {
         kind: &str,
     ) -> Result<Vec<T>> {
         let messages = self.scatter(verb, name, id).await?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| {
-                let value: serde_json::Value = serde_json::from_slice(&m.payload).ok()?;
-                let typed = value.get("type").and_then(serde_json::Value::as_str);
-                if typed.is_some_and(|t| t != kind) {
-                    return None;
-                }
-                serde_json::from_value(value).ok()
-            })
-            .collect())
+        Ok(messages.iter().filter_map(|m| parse(m, kind)).collect())
     }
 
     /// Sends `$SRV.<verb>[.<name>[.<id>]]` and returns the raw answers, in arrival order.
@@ -136,6 +136,16 @@ impl Discovery {
         name: Option<&str>,
         id: Option<&str>,
     ) -> Result<Vec<Message>> {
+        let answers = self.scatter_timed(verb, name, id).await?;
+        Ok(answers.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn scatter_timed(
+        &self,
+        verb: &str,
+        name: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<(Duration, Message)>> {
         validate::validate_token("verb", verb)?;
         if let Some(name) = name {
             validate::validate_token("service name", name)?;
@@ -159,6 +169,7 @@ impl Discovery {
         let max = if id.is_some() { Some(1) } else { self.max };
         let inbox = self.client.new_inbox();
         let mut sub = self.client.subscribe(&inbox).await?;
+        let sent = tokio::time::Instant::now();
         self.client
             .publish_with_reply(&subject, &inbox, bytes::Bytes::new())
             .await?;
@@ -177,11 +188,22 @@ impl Discovery {
             if msg.status() == Some(StatusCode::NO_RESPONDERS) {
                 break;
             }
-            answers.push(msg);
+            answers.push((sent.elapsed(), msg));
             if max.is_some_and(|max| answers.len() >= max) {
                 break;
             }
         }
         Ok(answers)
     }
+}
+
+/// An answer parsed as `T` if it is JSON of the expected `type` (an answer without `type`
+/// counts).
+fn parse<T: DeserializeOwned>(m: &Message, kind: &str) -> Option<T> {
+    let value: serde_json::Value = serde_json::from_slice(&m.payload).ok()?;
+    let typed = value.get("type").and_then(serde_json::Value::as_str);
+    if typed.is_some_and(|t| t != kind) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
 }
