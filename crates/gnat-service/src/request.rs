@@ -115,7 +115,7 @@ impl Request {
 
     /// Answers with `payload`.
     pub async fn respond(self, payload: impl Into<Bytes>) -> Result<()> {
-        self.send(None, payload.into(), None).await
+        self.send(None, payload.into()).await
     }
 
     /// Answers with `payload` and `headers`.
@@ -124,7 +124,7 @@ impl Request {
         headers: &HeaderMap,
         payload: impl Into<Bytes>,
     ) -> Result<()> {
-        self.send(Some(headers), payload.into(), None).await
+        self.send(Some(headers), payload.into()).await
     }
 
     /// Answers with an error: an empty payload and the headers `Nats-Service-Error:
@@ -157,15 +157,10 @@ impl Request {
         result
     }
 
-    async fn send(
-        mut self,
-        headers: Option<&HeaderMap>,
-        payload: Bytes,
-        error: Option<String>,
-    ) -> Result<()> {
+    async fn send(mut self, headers: Option<&HeaderMap>, payload: Bytes) -> Result<()> {
         let reply = self.message.reply.take();
         let result = publish(&self.endpoint, reply.as_ref(), headers, payload).await;
-        self.finish(error);
+        self.finish(None);
         result
     }
 

@@ -375,7 +375,7 @@ impl Service {
         core.stopping.store(true, Ordering::Release);
         core.stop_tx.send_replace(true);
         let deadline = tokio::time::Instant::now() + within;
-        let finished = loop {
+        let mut finished = loop {
             let settled = core.settled.notified();
             tokio::pin!(settled);
             settled.as_mut().enable();
@@ -386,6 +386,14 @@ impl Service {
                 break core.settled();
             }
         };
+        // The discovery subscriptions were dropped (UNSUB queued): once the server has
+        // processed that, no discovery request reaches this instance any more. A closed
+        // client has nothing left subscribed either.
+        match tokio::time::timeout_at(deadline, core.client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.is_closed() => {}
+            _ => finished = false,
+        }
         StopReport {
             finished,
             in_flight: core.in_flight.load(Ordering::Acquire),

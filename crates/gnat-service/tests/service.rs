@@ -710,3 +710,58 @@ async fn endpoints_added_later_show_in_info_and_reach_their_handlers() {
         b"1"
     );
 }
+
+#[tokio::test]
+async fn queue_groups_come_from_the_endpoint_then_the_group_then_the_service() {
+    let server = NatsServer::start();
+    let client = client(&server.url()).await;
+    let service = Service::builder("queues", "1.0.0")
+        .queue_group("svcq")
+        .start(&client)
+        .await
+        .unwrap();
+    let ok = |r: gnat_service::Request| async move {
+        let _ = r.respond("ok").await;
+    };
+    service.endpoint("direct").serve(ok).await.unwrap();
+    let group = service.group("g");
+    group.endpoint("inherits").serve(ok).await.unwrap();
+    let plain = group.group("plain").no_queue_group();
+    plain.endpoint("none").serve(ok).await.unwrap();
+    plain
+        .endpoint("own")
+        .queue_group("mine")
+        .serve(ok)
+        .await
+        .unwrap();
+    let queues: Vec<(String, String)> = service
+        .info()
+        .endpoints
+        .into_iter()
+        .map(|e| (e.subject, e.queue_group))
+        .collect();
+    let want = [
+        ("direct", "svcq"),
+        ("g.inherits", "svcq"),
+        ("g.plain.none", ""),
+        ("g.plain.own", "mine"),
+    ];
+    assert_eq!(queues, want.map(|(s, q)| (s.to_string(), q.to_string())));
+
+    // A service without a queue group: both instances receive every request.
+    for _ in 0..2 {
+        let s = Service::builder("fanout", "1.0.0")
+            .no_queue_group()
+            .start(&client)
+            .await
+            .unwrap();
+        s.endpoint("fan").serve(ok).await.unwrap();
+        assert_eq!(s.info().endpoints[0].queue_group, "");
+    }
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(&inbox).await.unwrap();
+    client.publish_with_reply("fan", &inbox, "").await.unwrap();
+    for _ in 0..2 {
+        within("fan-out replies", replies.next()).await.unwrap();
+    }
+}
