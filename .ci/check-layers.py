@@ -10,7 +10,8 @@ ALLOWED = {
     "gnat-client": {"gnat-proto"},
     "gnat-jetstream": {"gnat-client"},
     "gnat-kv": {"gnat-jetstream"},
-    "gnat-cli": {"gnat-kv"},
+    "gnat-service": {"gnat-client"},
+    "gnat-cli": {"gnat-kv", "gnat-service"},
 }
 SANS_IO_BANNED = {"tokio", "rustls", "tokio-rustls", "futures", "futures-core", "async-nats", "mio"}
 

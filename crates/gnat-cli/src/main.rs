@@ -7,6 +7,8 @@
 //!   the subcommands, arguments and output shapes of the `nats kv` CLI (the bucket information
 //!   block, the history table, `get`'s header line, values echoed by writes);
 //! * `gnat pub|sub|req|reply` — core NATS from the command line;
+//! * `gnat micro ls|info|stats|ping` — NATS services (ADR-32) found through `$SRV`
+//!   discovery, with the output shapes of `nats micro` (on `gnat-service`);
 //! * `gnat bench pub|pubsub|req|kvput|kvget` — throughput (and latency percentiles), with a
 //!   progress line on stderr and a summary table on stdout; `--duration` runs by time.
 //!
@@ -38,9 +40,9 @@
 //! ## Layout
 //!
 //! `main` (the command line and dispatch), `conn` (connection flags), `kv_commands`
-//! (`gnat kv`), `pubsub` (pub, sub, req, reply), `bench`, `format` (sizes, durations, times,
-//! tables, the info block, JSON forms), `term` (stdout, stdin, confirmation), `error`
-//! (messages and exit codes).
+//! (`gnat kv`), `micro` (`gnat micro`), `pubsub` (pub, sub, req, reply), `bench`, `format`
+//! (sizes, durations, times, tables, the info block, JSON forms), `term` (stdout, stdin,
+//! confirmation), `error` (messages and exit codes).
 
 #![forbid(unsafe_code)]
 
@@ -49,6 +51,7 @@ mod conn;
 mod error;
 mod format;
 mod kv_commands;
+mod micro;
 mod pubsub;
 mod term;
 
@@ -103,6 +106,9 @@ enum Command {
     Reply(pubsub::ReplyArgs),
     /// Measures throughput and latency
     Bench(bench::BenchArgs),
+    /// Finds NATS services and shows their information and statistics
+    #[command(subcommand, arg_required_else_help = true, after_help = EXIT_CODES)]
+    Micro(micro::MicroCommand),
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -114,6 +120,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Req(args) => pubsub::req(&conn, args).await,
         Command::Reply(args) => pubsub::reply(&conn, args).await,
         Command::Bench(args) => bench::run(&conn, args).await,
+        Command::Micro(command) => micro::run(&conn, command).await,
     }
 }
 

@@ -125,7 +125,7 @@ fn recent_on_path(path: &std::ffi::OsStr) -> Result<Option<PathBuf>, String> {
     }
 }
 
-fn cache_root() -> Result<PathBuf, String> {
+pub(crate) fn cache_root() -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("GNAT_CACHE_DIR").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(dir));
     }

@@ -23,6 +23,7 @@
 //!   server config (operator mode with a memory resolver, or plain nkey users) that trusts them.
 //! - [`proxy`]: a TCP proxy that cuts, stalls, delays and corrupts connections on command, and
 //!   records what the client sent and when it connected (fault-injection tests).
+//! - [`peer`]: other clients as interop peers (`nats-py`, pip-installed under the cache root).
 //! - [`probe`]: raw readiness checks (`INFO` line, monitoring HTTP) and a deadline poller.
 //!
 //! # Environment
@@ -46,6 +47,7 @@ mod binary;
 mod builder;
 mod cluster;
 mod config;
+pub mod peer;
 pub mod probe;
 pub mod proxy;
 mod server;
