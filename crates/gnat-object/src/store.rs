@@ -176,12 +176,17 @@ impl ObjectStore {
         validate_name(name)?;
         let found = if self.inner.direct {
             let subject = self.meta_subject(name);
-            let r = self
+            match self
                 .inner
                 .ctx
                 .direct_get_last(&self.inner.stream, &subject)
-                .await;
-            self.meta_result(r)?
+                .await
+            {
+                // Nobody serves direct gets for the stream: ask the API, which says whether
+                // the bucket is gone.
+                Err(e) if e.is_no_responders() => self.meta_from_leader(name).await?,
+                r => self.meta_result(r)?,
+            }
         } else {
             self.meta_from_leader(name).await?
         };
