@@ -29,7 +29,10 @@ impl AsyncRead for Signalling {
         _cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let n = buf.remaining().min(self.data.len() - self.pos).min(64 * 1024);
+        let n = buf
+            .remaining()
+            .min(self.data.len() - self.pos)
+            .min(64 * 1024);
         let start = self.pos;
         buf.put_slice(&self.data[start..start + n]);
         self.pos += n;
@@ -109,7 +112,10 @@ async fn server_restart_mid_get() {
     })
     .await;
     match rest {
-        Ok(()) => assert!(out == bytes, "a read that completes is complete and correct"),
+        Ok(()) => assert!(
+            out == bytes,
+            "a read that completes is complete and correct"
+        ),
         Err(e) => eprintln!("read failed across the restart (allowed): {e}"),
     }
 }
@@ -160,7 +166,10 @@ async fn r3_leader_killed_mid_get() {
     })
     .await;
     match rest {
-        Ok(()) => assert!(out == bytes, "a read that completes is complete and correct"),
+        Ok(()) => assert!(
+            out == bytes,
+            "a read that completes is complete and correct"
+        ),
         Err(e) => eprintln!("read failed across the leader loss (allowed): {e}"),
     }
     // A fresh read on the new leader works.

@@ -27,7 +27,14 @@ fn nats_py_available() -> bool {
     }
     eprintln!("interop: installing nats-py with pip");
     let _ = Command::new("python3")
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "nats-py"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "nats-py",
+        ])
         .status();
     import()
 }
@@ -56,7 +63,9 @@ async fn nats_py_and_gnat_read_each_others_objects() {
             std::env::var_os("GNAT_REQUIRE_INTEROP").is_none(),
             "nats-py is not available and GNAT_REQUIRE_INTEROP is set"
         );
-        eprintln!("SKIPPED: nats-py cannot be imported or installed (python3 -m pip install nats-py)");
+        eprintln!(
+            "SKIPPED: nats-py cannot be imported or installed (python3 -m pip install nats-py)"
+        );
         return;
     }
     let (server, js) = jetstream().await;
@@ -113,7 +122,11 @@ async fn nats_py_and_gnat_read_each_others_objects() {
             assert_eq!(read["size"].as_u64(), Some(n as u64));
             assert_eq!(read["digest"].as_str(), written.digest.as_deref());
             assert_eq!(read["description"].as_str(), Some("from gnat"));
-            assert_eq!(std::fs::read(&out).unwrap(), bytes, "{name}: nats-py reads it");
+            assert_eq!(
+                std::fs::read(&out).unwrap(),
+                bytes,
+                "{name}: nats-py reads it"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
