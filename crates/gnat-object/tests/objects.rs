@@ -436,11 +436,8 @@ async fn watch_with_and_without_history() {
 
     let mut w = store.watch().await.unwrap();
     let mut seen = Vec::new();
-    loop {
-        match within("watch", w.next()).await.unwrap().unwrap() {
-            WatchEvent::Info(i) => seen.push(i.name.clone()),
-            WatchEvent::InitialDone => break,
-        }
+    while let WatchEvent::Info(i) = within("watch", w.next()).await.unwrap().unwrap() {
+        seen.push(i.name.clone());
     }
     seen.sort();
     assert_eq!(seen, ["a", "b"]);
@@ -465,11 +462,8 @@ async fn watch_with_and_without_history() {
         .await
         .unwrap();
     let mut names = Vec::new();
-    loop {
-        match within("watch", no_deletes.next()).await.unwrap().unwrap() {
-            WatchEvent::Info(i) => names.push(i.name.clone()),
-            WatchEvent::InitialDone => break,
-        }
+    while let WatchEvent::Info(i) = within("watch", no_deletes.next()).await.unwrap().unwrap() {
+        names.push(i.name.clone());
     }
     names.sort();
     assert_eq!(names, ["a", "c"]);
