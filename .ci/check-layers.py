@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The dependency rule: proto <- client <- jetstream <- kv <- cli, no layer skipped,
+"""The dependency rule: proto <- client <- jetstream <- kv / object <- cli, no layer skipped,
 and gnat-proto stays sans-IO (no tokio, rustls, futures). async-nats only in benches."""
 import json
 import subprocess
@@ -11,7 +11,8 @@ ALLOWED = {
     "gnat-jetstream": {"gnat-client"},
     "gnat-kv": {"gnat-jetstream"},
     "gnat-service": {"gnat-client"},
-    "gnat-cli": {"gnat-kv", "gnat-service"},
+    "gnat-object": {"gnat-jetstream"},
+    "gnat-cli": {"gnat-kv", "gnat-service", "gnat-object"},
 }
 SANS_IO_BANNED = {"tokio", "rustls", "tokio-rustls", "futures", "futures-core", "async-nats", "mio"}
 
@@ -58,4 +59,4 @@ if problems:
     for p in problems:
         print(" -", p)
     sys.exit(1)
-print("layering ok: proto <- client <- jetstream <- kv <- cli; gnat-proto is sans-IO")
+print("layering ok: proto <- client <- jetstream <- kv / object <- cli; gnat-proto is sans-IO")

@@ -6,6 +6,8 @@
 //! * `gnat kv add|put|get|create|update|del|purge|history|revert|info|watch|ls|compact` —
 //!   the subcommands, arguments and output shapes of the `nats kv` CLI (the bucket information
 //!   block, the history table, `get`'s header line, values echoed by writes);
+//! * `gnat object add|put|get|info|ls|del|seal|watch` — the `nats object` subcommands and
+//!   output shapes, with a progress bar on stderr for large puts and gets (`object`);
 //! * `gnat pub|sub|req|reply` — core NATS from the command line;
 //! * `gnat micro ls|info|stats|ping` — NATS services (ADR-32) found through `$SRV`
 //!   discovery, with the output shapes of `nats micro` (on `gnat-service`);
@@ -52,6 +54,7 @@ mod error;
 mod format;
 mod kv_commands;
 mod micro;
+mod object;
 mod pubsub;
 mod term;
 
@@ -95,6 +98,12 @@ enum Command {
     /// number of revisions per key and an optional TTL.
     #[command(subcommand, arg_required_else_help = true, after_help = EXIT_CODES)]
     Kv(kv_commands::KvCommand),
+    /// Interacts with a JetStream Object Store
+    ///
+    /// An Object Store bucket is a JetStream stream that keeps objects of any size in chunks,
+    /// with their info (size, digest, headers) beside them.
+    #[command(subcommand, alias = "obj", arg_required_else_help = true, after_help = EXIT_CODES)]
+    Object(object::ObjectCommand),
     /// Publishes a message
     Pub(pubsub::PubArgs),
     /// Subscribes to a subject and prints what arrives (Ctrl-C to stop)
@@ -115,6 +124,7 @@ async fn run(cli: Cli) -> Result<()> {
     let conn = cli.conn;
     match cli.command {
         Command::Kv(command) => kv_commands::run(&conn, command).await,
+        Command::Object(command) => object::run(&conn, command).await,
         Command::Pub(args) => pubsub::publish(&conn, args).await,
         Command::Sub(args) => pubsub::sub(&conn, args).await,
         Command::Req(args) => pubsub::req(&conn, args).await,
