@@ -401,6 +401,13 @@ impl Context {
                     if last {
                         return Err(no_stream(Some(subject)));
                     }
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(
+                        subject,
+                        attempt = attempt + 1,
+                        retries,
+                        "no stream answered the publish; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
