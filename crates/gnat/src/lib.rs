@@ -102,7 +102,7 @@ pub use kv;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
-/// The README's code examples, compiled (and type-checked) as doctests.
+/// This crate's README (its page on crates.io), compiled (and type-checked) as doctests.
 #[cfg(all(doctest, feature = "kv", feature = "blocking"))]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
