@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""The dependency rule: proto <- client <- jetstream <- kv / object <- cli, no layer skipped,
-and gnat-proto stays sans-IO (no tokio, rustls, futures). async-nats only in benches."""
+"""The dependency rule: proto <- client <- jetstream <- kv / object, service on client, cli on
+top, no layer skipped; the facade `gnat` sits on top and may use any library crate (it needs
+gnat-client at least); gnat-proto stays sans-IO (no tokio, rustls, futures). async-nats only
+in benches."""
 import json
 import subprocess
 import sys
@@ -14,6 +16,9 @@ ALLOWED = {
     "gnat-object": {"gnat-jetstream"},
     "gnat-cli": {"gnat-kv", "gnat-service", "gnat-object"},
 }
+# The facade re-exports the layers: any library crate, never the command or test support.
+LIBRARIES = {"gnat-proto", "gnat-client", "gnat-jetstream", "gnat-kv", "gnat-object", "gnat-service"}
+FACADE = ("gnat", {"gnat-client"}, LIBRARIES)
 SANS_IO_BANNED = {"tokio", "rustls", "tokio-rustls", "futures", "futures-core", "async-nats", "mio"}
 
 meta = json.loads(subprocess.check_output(
@@ -31,6 +36,16 @@ for name, allowed in ALLOWED.items():
     ours = {d for d in normal if d in workspace}
     if ours != allowed:
         problems.append(f"{name} depends on workspace crates {sorted(ours)}; the rule allows exactly {sorted(allowed)}")
+
+facade, needs, may = FACADE
+pkg = workspace.get(facade)
+if pkg is None:
+    problems.append(f"{facade}: crate missing from the workspace")
+else:
+    ours = {d["name"] for d in pkg["dependencies"] if d.get("kind") is None and d["name"] in workspace}
+    if not needs <= ours or not ours <= may:
+        problems.append(f"{facade} depends on workspace crates {sorted(ours)}; it needs {sorted(needs)} "
+                        f"and may use only {sorted(may)}")
 
 # gnat-proto's whole normal dependency closure must be free of IO crates.
 resolve = {n["id"]: n for n in meta["resolve"]["nodes"]}
@@ -59,4 +74,4 @@ if problems:
     for p in problems:
         print(" -", p)
     sys.exit(1)
-print("layering ok: proto <- client <- jetstream <- kv / object <- cli; gnat-proto is sans-IO")
+print("layering ok: proto <- client <- jetstream <- kv / object; service on client; gnat and cli on the libraries; gnat-proto is sans-IO")

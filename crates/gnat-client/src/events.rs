@@ -11,6 +11,14 @@ use futures_core::Stream;
 use crate::lock;
 
 /// Something that happened to the connection.
+///
+/// With the crate feature `tracing`, every event is also emitted as a [`tracing`] event
+/// (target `gnat_client::events`) when it happens, with its fields: `Connected`,
+/// `Reconnected` and `Closed` at INFO; `Disconnected` (field `error`), `LameDuckMode`,
+/// `SlowConsumer` (fields `sid`, `subject`) and `PermissionViolation` at WARN; `ServerError`
+/// at ERROR; `ServersDiscovered` at DEBUG. `server` names the server as `host:port`.
+///
+/// [`tracing`]: https://docs.rs/tracing
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -143,6 +151,8 @@ impl EventHub {
     }
 
     pub(crate) fn emit(&self, event: Event) {
+        #[cfg(feature = "tracing")]
+        trace(&event);
         if let Some(cb) = &self.callback {
             cb(&event);
         }
@@ -169,6 +179,32 @@ impl EventHub {
             }
             true
         });
+    }
+}
+
+/// The `tracing` side of [`EventHub::emit`]: one event per connection event, with fields.
+#[cfg(feature = "tracing")]
+fn trace(event: &Event) {
+    match event {
+        Event::Connected { server } => tracing::info!(server = %server, "connected"),
+        Event::Disconnected { reason } => tracing::warn!(error = %reason, "disconnected"),
+        Event::Reconnected { server } => tracing::info!(server = %server, "reconnected"),
+        Event::LameDuckMode { server } => {
+            tracing::warn!(server = %server, "server in lame duck mode; moving to another")
+        }
+        Event::SlowConsumer { sid, subject } => tracing::warn!(
+            sid = *sid,
+            subject = %subject,
+            "slow consumer: subscription over its limits, dropping messages"
+        ),
+        Event::ServerError { message } => tracing::error!(error = %message, "server error"),
+        Event::PermissionViolation { message, sid } => {
+            tracing::warn!(error = %message, sid = ?sid, "permissions violation")
+        }
+        Event::ServersDiscovered { servers } => {
+            tracing::debug!(servers = ?servers, "servers discovered")
+        }
+        Event::Closed => tracing::info!("closed"),
     }
 }
 

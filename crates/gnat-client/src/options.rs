@@ -13,12 +13,44 @@ use crate::tls::TlsOptions;
 
 /// Per-subscription bounds: past either one, new messages for that subscription are dropped
 /// and counted (a slow consumer), and the connection carries on.
+///
+/// Publish pacing works from these limits: while a subscription holds more than half of
+/// either limit and is being read, publishes *from the same client* to subjects it receives
+/// wait briefly (see [`ConnectOptions::pace_publishers`], on by default). A benchmark or a
+/// program that publishes to itself and wants publishes never to wait turns pacing off there;
+/// larger limits make it start later.
+///
+/// ```
+/// use gnat_client::SubscriptionLimits;
+/// let by_count = SubscriptionLimits::messages_only(10_000); // no byte bound
+/// let by_size = SubscriptionLimits::bytes_only(8 << 20); // no message bound
+/// let both = SubscriptionLimits::new(10_000, 8 << 20);
+/// assert_eq!(by_count.bytes, usize::MAX);
+/// # let _ = (by_size, both);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscriptionLimits {
     /// Maximum messages waiting to be read.
     pub messages: usize,
     /// Maximum bytes (subject + reply + headers + payload) waiting to be read.
     pub bytes: usize,
+}
+
+impl SubscriptionLimits {
+    /// At most `messages` messages and `bytes` bytes waiting to be read.
+    pub const fn new(messages: usize, bytes: usize) -> Self {
+        SubscriptionLimits { messages, bytes }
+    }
+
+    /// At most `messages` messages waiting, whatever their size.
+    pub const fn messages_only(messages: usize) -> Self {
+        SubscriptionLimits::new(messages, usize::MAX)
+    }
+
+    /// At most `bytes` bytes waiting, however many messages that is.
+    pub const fn bytes_only(bytes: usize) -> Self {
+        SubscriptionLimits::new(usize::MAX, bytes)
+    }
 }
 
 impl Default for SubscriptionLimits {
@@ -265,7 +297,12 @@ impl ConnectOptions {
         self
     }
 
-    /// Default bounds of every new subscription.
+    /// Default bounds of every new subscription (default: 512 Ki messages and 64 MiB).
+    ///
+    /// Publishes from this client to subjects one of its own subscriptions receives are paced
+    /// while that subscription is past half of these limits and being read; see
+    /// [`ConnectOptions::pace_publishers`] to turn that off (for example in a benchmark that
+    /// measures raw publish rate to its own subscriber).
     pub fn subscription_limits(mut self, limits: SubscriptionLimits) -> Self {
         self.subscription_limits = limits;
         self

@@ -119,10 +119,21 @@ impl Context {
     /// Sends a raw API request (`<prefix>.<op>` with `body`) and returns the reply message.
     pub async fn request_raw(&self, op: &str, body: Bytes) -> Result<client::Message> {
         let subject = self.api_subject(op);
-        Ok(self
+        let request = self
             .client
-            .send_request(&subject, Request::new().payload(body).timeout(self.timeout))
-            .await?)
+            .send_request(&subject, Request::new().payload(body).timeout(self.timeout));
+        // With the `tracing` feature, each API request runs in a span named after it.
+        #[cfg(feature = "tracing")]
+        let request = tracing::Instrument::instrument(
+            request,
+            tracing::debug_span!("jetstream_api", op, subject = %subject),
+        );
+        let reply = request.await;
+        #[cfg(feature = "tracing")]
+        if let Err(e) = &reply {
+            tracing::debug!(op, error = %e, "JetStream API request failed");
+        }
+        Ok(reply?)
     }
 
     /// Sends an API request with a JSON body and decodes the reply, turning an `error` object

@@ -587,6 +587,13 @@ impl Context {
                     if attempt >= retries {
                         return Err(no_stream(Some(subject)));
                     }
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(
+                        subject,
+                        attempt = attempt + 1,
+                        retries,
+                        "no stream answered the publish; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                     continue;

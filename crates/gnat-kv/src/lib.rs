@@ -103,8 +103,3 @@ pub use status::Status;
 pub use store::Store;
 pub use watch::{WatchEvent, WatchOptions, Watcher};
 pub use write::PurgeOptions;
-
-/// The README's code examples, compiled (and type-checked) as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;

@@ -77,7 +77,8 @@ impl std::fmt::Debug for Keys {
 impl Store {
     /// Every retained entry of the keys matching `filter` (a key or a pattern), oldest first,
     /// deletes and purges included. Empty when nothing matches (returns at once).
-    pub async fn history(&self, filter: &str) -> Result<Vec<Entry>> {
+    pub async fn history(&self, filter: impl AsRef<str>) -> Result<Vec<Entry>> {
+        let filter = filter.as_ref();
         let filters = collect_filters([filter])?;
         let mut reader = Reader::start(
             self,

@@ -484,7 +484,8 @@ impl Store {
     /// Takes the lock `key`: creates it with a unique token and `options.ttl`, or fails with
     /// [`Error::is_lock_held`] when someone holds it (at once, or after `options.wait`).
     /// The bucket needs limit markers; see [the semantics](crate::lock).
-    pub async fn lock(&self, key: &str, options: LockOptions) -> Result<Lease> {
+    pub async fn lock(&self, key: impl AsRef<str>, options: LockOptions) -> Result<Lease> {
+        let key = key.as_ref();
         validate_write_key(key)?;
         let keys = [key.to_string()];
         let (_, lease) = acquire(self, &keys, key, &options).await?;

@@ -151,13 +151,15 @@ impl Store {
 
     /// The latest value of `key`, or `None` when it has none (never written, deleted,
     /// purged or expired).
-    pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+    pub async fn get(&self, key: impl AsRef<str>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
         Ok(self.entry(key).await?.map(|e| e.value))
     }
 
     /// The latest entry of `key`, or `None` when it has no current value (never written,
     /// or its latest entry is a delete or purge).
-    pub async fn entry(&self, key: &str) -> Result<Option<Entry>> {
+    pub async fn entry(&self, key: impl AsRef<str>) -> Result<Option<Entry>> {
+        let key = key.as_ref();
         validate_key(key)?;
         Ok(self
             .latest(key)
@@ -247,7 +249,8 @@ impl Store {
 
     /// The entry of `key` at `revision`, or `None` when that revision does not exist, belongs
     /// to another key, or is a delete or purge.
-    pub async fn entry_at(&self, key: &str, revision: u64) -> Result<Option<Entry>> {
+    pub async fn entry_at(&self, key: impl AsRef<str>, revision: u64) -> Result<Option<Entry>> {
+        let key = key.as_ref();
         validate_key(key)?;
         self.entry_at_valid(key, revision).await
     }

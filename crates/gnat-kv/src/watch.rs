@@ -203,7 +203,8 @@ where
 impl Store {
     /// Watches the keys matching `filter` (a key, or a pattern with `*` and a final `>`;
     /// `""` or `">"` for all) with the default options.
-    pub async fn watch(&self, filter: &str) -> Result<Watcher> {
+    pub async fn watch(&self, filter: impl AsRef<str>) -> Result<Watcher> {
+        let filter = filter.as_ref();
         self.watch_with([filter], WatchOptions::new()).await
     }
 

@@ -128,7 +128,8 @@ impl Store {
     }
 
     /// Puts `value` under `key`; returns the new revision.
-    pub async fn put(&self, key: &str, value: impl Into<Bytes>) -> Result<u64> {
+    pub async fn put(&self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Result<u64> {
+        let key = key.as_ref();
         validate_write_key(key)?;
         let options = write_options(Operation::Put, value.into(), None, None)?;
         Ok(self.write(key, options).await?)
@@ -137,7 +138,8 @@ impl Store {
     /// Puts `value` under `key` only if the key has no current value (never written, or its
     /// latest entry is a delete or purge); returns the new revision. Fails with
     /// [`Error::is_key_exists`] otherwise.
-    pub async fn create(&self, key: &str, value: impl Into<Bytes>) -> Result<u64> {
+    pub async fn create(&self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Result<u64> {
+        let key = key.as_ref();
         self.create_inner(key, value.into(), None).await
     }
 
@@ -146,10 +148,11 @@ impl Store {
     /// before.
     pub async fn create_with_ttl(
         &self,
-        key: &str,
+        key: impl AsRef<str>,
         value: impl Into<Bytes>,
         ttl: Duration,
     ) -> Result<u64> {
+        let key = key.as_ref();
         self.create_inner(key, value.into(), Some(ttl)).await
     }
 
@@ -186,7 +189,13 @@ impl Store {
     /// Puts `value` under `key` only if the key's latest revision is `revision` (0: the key
     /// has never been written, or was purged); returns the new revision. Fails with
     /// [`Error::is_wrong_last_revision`] otherwise.
-    pub async fn update(&self, key: &str, value: impl Into<Bytes>, revision: u64) -> Result<u64> {
+    pub async fn update(
+        &self,
+        key: impl AsRef<str>,
+        value: impl Into<Bytes>,
+        revision: u64,
+    ) -> Result<u64> {
+        let key = key.as_ref();
         validate_write_key(key)?;
         self.update_valid(key, value.into(), revision, None).await
     }
@@ -195,11 +204,12 @@ impl Store {
     /// markers). With history above 1, an expired value uncovers the one before it.
     pub async fn update_with_ttl(
         &self,
-        key: &str,
+        key: impl AsRef<str>,
         value: impl Into<Bytes>,
         revision: u64,
         ttl: Duration,
     ) -> Result<u64> {
+        let key = key.as_ref();
         validate_write_key(key)?;
         self.update_valid(key, value.into(), revision, Some(ttl))
             .await
@@ -218,12 +228,14 @@ impl Store {
     }
 
     /// Deletes `key`, keeping its history (a `DEL` entry); returns the delete's revision.
-    pub async fn delete(&self, key: &str) -> Result<u64> {
+    pub async fn delete(&self, key: impl AsRef<str>) -> Result<u64> {
+        let key = key.as_ref();
         self.delete_inner(key, None).await
     }
 
     /// Deletes `key` only if its latest revision is `revision`.
-    pub async fn delete_expecting(&self, key: &str, revision: u64) -> Result<u64> {
+    pub async fn delete_expecting(&self, key: impl AsRef<str>, revision: u64) -> Result<u64> {
+        let key = key.as_ref();
         self.delete_inner(key, Some(revision)).await
     }
 
@@ -234,12 +246,14 @@ impl Store {
     }
 
     /// Purges `key`: a `PURGE` entry replaces its whole history; returns its revision.
-    pub async fn purge(&self, key: &str) -> Result<u64> {
+    pub async fn purge(&self, key: impl AsRef<str>) -> Result<u64> {
+        let key = key.as_ref();
         self.purge_with(key, PurgeOptions::new()).await
     }
 
     /// Purges `key` with an expected revision and/or a TTL on the purge entry.
-    pub async fn purge_with(&self, key: &str, options: PurgeOptions) -> Result<u64> {
+    pub async fn purge_with(&self, key: impl AsRef<str>, options: PurgeOptions) -> Result<u64> {
+        let key = key.as_ref();
         validate_write_key(key)?;
         let expected = options.expected_revision;
         let publish = write_options(Operation::Purge, Bytes::new(), expected, options.ttl)?;
@@ -249,7 +263,8 @@ impl Store {
     /// Puts the value `key` had at `revision` back as its newest value, provided nothing else
     /// is written to the key meanwhile; returns the new revision. Fails with
     /// [`Error::is_key_not_found`] when that revision is not a value of `key`.
-    pub async fn revert(&self, key: &str, revision: u64) -> Result<u64> {
+    pub async fn revert(&self, key: impl AsRef<str>, revision: u64) -> Result<u64> {
+        let key = key.as_ref();
         validate_write_key(key)?;
         let Some(old) = self.entry_at_valid(key, revision).await? else {
             return Err(Error::new(

@@ -369,3 +369,31 @@ async fn legacy_bucket_without_direct_get() {
     kv.create("k", "3").await.unwrap();
     assert_eq!(kv.keys().await.unwrap(), vec!["k"]);
 }
+
+/// Keys are `impl AsRef<str>` everywhere, as in `get_many` and `Client::publish`: `&str`,
+/// `String`, `&String` and an entry's own `Key` all work, and old `&str` call sites still do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_take_any_string_like_argument() {
+    let (_server, _js, kv) = bucket(Config::new("ANYKEY").history(5)).await;
+    let owned = String::from("a.owned");
+    let r1 = kv.put(owned.clone(), "1").await.unwrap();
+    let r2 = kv.update(&owned, "2", r1).await.unwrap();
+    let entry = kv.entry(owned.as_str()).await.unwrap().unwrap();
+    assert_eq!(entry.revision, r2);
+    // The entry's key (a `Key`) goes straight back in.
+    assert_eq!(
+        kv.get(&entry.key).await.unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+    kv.create(format!("a.{}", "fresh"), "x").await.unwrap();
+    assert_eq!(kv.history(String::from("a.owned")).await.unwrap().len(), 2);
+    kv.delete(entry.key.clone()).await.unwrap();
+    assert_eq!(kv.get("a.owned").await.unwrap(), None);
+    // Invalid keys are still refused before anything is sent, whatever their type.
+    assert!(
+        kv.put(String::from("bad key"), "v")
+            .await
+            .unwrap_err()
+            .is_invalid_key()
+    );
+}

@@ -447,6 +447,8 @@ impl OrderedState {
     /// Replaces the server-side consumer, retrying with backoff while the server may come back.
     async fn reset(&mut self) -> Result<()> {
         self.shared.resets.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "tracing")]
+        tracing::info!(stream = %self.stream, last_stream_seq = self.last_sseq, "ordered consumer reset");
         let old = std::mem::take(&mut self.consumer);
         if !old.is_empty() {
             let ctx = self.ctx.clone();
@@ -490,6 +492,8 @@ impl OrderedState {
                     return Ok(());
                 }
                 Err(e) if retryable(&e) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(stream = %self.stream, error = %e, retry_in = ?delay, "recreating the ordered consumer failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(RETRY_MAX);
                 }
