@@ -35,9 +35,9 @@
 //! call the blocking API from an [`event callback`](crate::ConnectOptions::event_callback):
 //! the callback runs on the runtime thread that would have to answer the call.
 //!
-//! With the `jetstream` feature, [`Client::jetstream`] gives a [`JetStream`] for publishing
-//! with acks; with `kv`, [`JetStream::key_value`] and [`JetStream::create_key_value`] give a
-//! Key-Value [`Store`].
+//! With the `jetstream` feature, `Client::jetstream` gives a `JetStream` for publishing with
+//! acks; with `kv`, `JetStream::key_value` and `JetStream::create_key_value` give a Key-Value
+//! `Store`.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
