@@ -50,6 +50,8 @@
 //! | *(none)* | the core client: [`connect`], [`Client`], [`ConnectOptions`], [`Subscription`], [`Message`], [`Event`], TLS (rustls with ring) and every kind of auth |
 //! | `jetstream` | `gnat::jetstream`: streams, consumers (pull, ordered), publish with acks |
 //! | `kv` | `gnat::kv`: the Key-Value store, watchers, live views, locks (turns on `jetstream`) |
+//! | `object` | `gnat::object`: the Object Store, chunked with digests, links, watch (turns on `jetstream`) |
+//! | `service` | `gnat::service`: the Services framework (ADR-32), endpoints, discovery, stats |
 //! | `blocking` | `gnat::blocking`: the same client without `async`, driven by a private runtime thread |
 //! | `tracing` | connection events (connect, disconnect, reconnect, lame duck, slow consumer, server errors) and JetStream retries as [`tracing`](https://docs.rs/tracing) events |
 //!
@@ -98,6 +100,16 @@ pub use jetstream;
 /// locks. Its errors are [`kv::Error`].
 #[cfg(feature = "kv")]
 pub use kv;
+
+/// The Object Store (`gnat-object`): buckets, objects put from an `AsyncRead` and read back
+/// as checked chunks, metadata, links, watch. Its errors are [`object::Error`].
+#[cfg(feature = "object")]
+pub use object;
+
+/// The Services framework (`gnat-service`, ADR-32): services with endpoints and groups,
+/// `$SRV` discovery and statistics, and a discovery client.
+#[cfg(feature = "service")]
+pub use service;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
