@@ -41,7 +41,12 @@ fn endpoint_64_in_flight(c: &mut Criterion) {
             .start(&stream_conn)
             .await
             .unwrap();
-        let mut endpoint = streamed.endpoint("bench.gnat.stream").add().await.unwrap();
+        let mut endpoint = streamed
+            .endpoint("echo")
+            .subject("bench.gnat.stream")
+            .add()
+            .await
+            .unwrap();
         tokio::spawn(async move {
             while let Some(request) = endpoint.next().await {
                 let payload = request.payload().clone();
@@ -55,7 +60,8 @@ fn endpoint_64_in_flight(c: &mut Criterion) {
             .await
             .unwrap();
         served
-            .endpoint("bench.gnat.serve")
+            .endpoint("echo")
+            .subject("bench.gnat.serve")
             .serve(|request| async move {
                 let payload = request.payload().clone();
                 let _ = request.respond(payload).await;

@@ -286,17 +286,18 @@ pub(crate) async fn run<F, Fut>(
     let mut stopping = false;
     let mut ended = false;
     loop {
+        // The flag is a load; the stop future (a watch) is polled only when idle, below.
+        if !stopping && shared.core.is_stopping() {
+            stopping = true;
+            // A failed drain (the client closed) ends the subscription anyway.
+            let _ = sub.drain().await;
+        }
         tokio::select! {
             biased;
             Some((outcome, reply)) = running.next(), if !running.is_empty() => {
                 if let Err(panic) = outcome {
                     handler_panicked(&shared, reply, panic).await;
                 }
-            }
-            () = &mut stop, if !stopping => {
-                stopping = true;
-                // A failed drain (the client closed) ends the subscription anyway.
-                let _ = sub.drain().await;
             }
             msg = sub.next(), if !ended && running.len() < concurrency => match msg {
                 Some(msg) => {
@@ -311,6 +312,10 @@ pub(crate) async fn run<F, Fut>(
                 }
                 None => ended = true,
             },
+            () = &mut stop, if !stopping => {
+                stopping = true;
+                let _ = sub.drain().await;
+            }
         }
         if ended && running.is_empty() {
             break;
