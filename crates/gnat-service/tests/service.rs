@@ -829,3 +829,24 @@ async fn a_custom_api_prefix_moves_discovery() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidSubject);
 }
+
+#[tokio::test]
+async fn a_closed_client_ends_the_service_and_stop_still_reports_finished() {
+    let server = NatsServer::start();
+    let c = client(&server.url()).await;
+    let service = Service::builder("orphan", "1.0.0").start(&c).await.unwrap();
+    service
+        .endpoint("e")
+        .serve(|r| async move {
+            let _ = r.respond("x").await;
+        })
+        .await
+        .unwrap();
+    let mut stream = service.endpoint("s").add().await.unwrap();
+    c.close().await;
+    assert!(within("stream end", stream.next()).await.is_none());
+    let report = within("stop", service.stop(DEADLINE)).await;
+    assert!(report.finished, "{report:?}");
+    let err = service.endpoint("late").add().await.unwrap_err();
+    assert!(err.is_stopped(), "{err}");
+}
