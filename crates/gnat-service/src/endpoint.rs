@@ -304,9 +304,24 @@ pub(crate) async fn run<F, Fut>(
                     let request = Request::new(msg, shared.clone());
                     let reply: Option<Subject> = request.reply().cloned();
                     match std::panic::catch_unwind(AssertUnwindSafe(|| handler(request))) {
-                        Ok(fut) => running.push(async move {
-                            (AssertUnwindSafe(fut).catch_unwind().await, reply)
-                        }),
+                        Ok(fut) => {
+                            let mut task = Box::pin(async move {
+                                (AssertUnwindSafe(fut).catch_unwind().await, reply)
+                            });
+                            // Most handlers finish at once (answer, and the publish does not
+                            // wait): polled here, they skip the set's queue altogether.
+                            let first = std::future::poll_fn(|cx| {
+                                Poll::Ready(task.as_mut().poll(cx))
+                            })
+                            .await;
+                            match first {
+                                Poll::Ready((Err(panic), reply)) => {
+                                    handler_panicked(&shared, reply, panic).await;
+                                }
+                                Poll::Ready((Ok(()), _)) => {}
+                                Poll::Pending => running.push(task),
+                            }
+                        }
                         Err(panic) => handler_panicked(&shared, reply, panic).await,
                     }
                 }
