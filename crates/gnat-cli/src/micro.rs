@@ -3,7 +3,7 @@
 //!
 //! Every query goes through `gnat-service`'s [`Discovery`]: one request to
 //! `$SRV.<VERB>[.<name>[.<id>]]`, answers collected until `--timeout`, or until none has come
-//! for a short stall after the last.
+//! for a tenth of it (0.3 to 2 s) after the last.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -72,7 +72,9 @@ fn service_error(err: service::Error) -> CliError {
 /// Runs a `gnat micro` subcommand.
 pub(crate) async fn run(conn: &ConnectionArgs, command: MicroCommand) -> Result<()> {
     let client = conn.connect().await?;
-    let discovery = Discovery::new(&client).timeout(conn.timeout);
+    // After an answer, wait a tenth of the timeout (0.3 to 2 s) for the next one.
+    let stall = (conn.timeout / 10).clamp(Duration::from_millis(300), Duration::from_secs(2));
+    let discovery = Discovery::new(&client).timeout(conn.timeout).stall(stall);
     let outcome = match command {
         MicroCommand::Ls { name, json } => ls(&discovery, name.as_deref(), json).await,
         MicroCommand::Info { name, id, json } => info(&discovery, &name, id.as_deref(), json).await,

@@ -7,6 +7,10 @@ use common::{DEADLINE, Gnat};
 use gnat_test_support::peer::NatsPyService;
 use serde_json::Value;
 
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
@@ -53,6 +57,15 @@ fn start_gnat_services(rt: &tokio::runtime::Runtime, url: &str) -> Vec<String> {
     })
 }
 
+/// `gnat micro <args> --timeout 10s`: a stall of 1 s after each answer, so that every
+/// instance gets its answer in even on a loaded machine.
+fn micro(args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = vec!["micro".into()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all.extend(["--timeout".into(), "10s".into()]);
+    all
+}
+
 #[test]
 fn micro_commands_find_gnat_and_nats_py_services() {
     let g = Gnat::start();
@@ -61,7 +74,7 @@ fn micro_commands_find_gnat_and_nats_py_services() {
     let py = NatsPyService::start(&g.url, DEADLINE);
 
     // ls: every service, natscli's table.
-    let out = g.ok(&["micro", "ls"]);
+    let out = g.ok(&refs(&micro(&["ls"])));
     assert!(out.contains("All Micro Services"), "{out}");
     for header in ["Name", "Version", "ID", "Description"] {
         assert!(out.contains(header), "{out}");
@@ -80,7 +93,7 @@ fn micro_commands_find_gnat_and_nats_py_services() {
     );
 
     // ls <name> --json: the INFO replies of that service only, sorted by id.
-    let listed = json(&g.ok(&["micro", "ls", "gnat-echo", "--json"]));
+    let listed = json(&g.ok(&refs(&micro(&["ls", "gnat-echo", "--json"]))));
     let listed_ids: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -89,12 +102,12 @@ fn micro_commands_find_gnat_and_nats_py_services() {
         .collect();
     assert_eq!(listed_ids, ids);
     assert_eq!(listed[0]["endpoints"][0]["subject"], "echo.say");
-    let py_listed = json(&g.ok(&["micro", "ls", "py-echo", "--json"]));
+    let py_listed = json(&g.ok(&refs(&micro(&["ls", "py-echo", "--json"]))));
     assert_eq!(py_listed[0]["id"], py.id());
     assert_eq!(py_listed[0]["version"], "1.2.3");
 
     // info: one instance, its endpoints and statistics.
-    let out = g.ok(&["micro", "info", "gnat-echo", &ids[1]]);
+    let out = g.ok(&refs(&micro(&["info", "gnat-echo", &ids[1]])));
     assert!(
         out.contains(&format!("Service: gnat-echo ({})", ids[1])),
         "{out}"
@@ -106,19 +119,19 @@ fn micro_commands_find_gnat_and_nats_py_services() {
     );
     assert!(out.contains("Queue Group: q"), "{out}");
     assert!(out.contains("Statistics for 2 Endpoint(s)"), "{out}");
-    let out = g.ok(&["micro", "info", "py-echo"]);
+    let out = g.ok(&refs(&micro(&["info", "py-echo"])));
     assert!(
         out.contains(&format!("Service: py-echo ({})", py.id())),
         "{out}"
     );
     assert!(out.contains("Subject: py.fail"), "{out}");
-    let both = json(&g.ok(&["micro", "info", "gnat-echo", &ids[0], "--json"]));
+    let both = json(&g.ok(&refs(&micro(&["info", "gnat-echo", &ids[0], "--json"]))));
     assert_eq!(both["info"]["id"], ids[0].as_str());
     assert_eq!(both["stats"]["id"], ids[0].as_str());
     assert_eq!(both["stats"]["type"], "io.nats.micro.v1.stats_response");
 
     // stats: every instance, a row per endpoint and a total that adds them up.
-    let stats = json(&g.ok(&["micro", "stats", "gnat-echo", "--json"]));
+    let stats = json(&g.ok(&refs(&micro(&["stats", "gnat-echo", "--json"]))));
     let stats = stats.as_array().unwrap();
     assert_eq!(stats.len(), 2);
     let total = |endpoint: &str, field: &str| -> u64 {
@@ -132,7 +145,7 @@ fn micro_commands_find_gnat_and_nats_py_services() {
     assert_eq!(total("say", "num_requests"), 6);
     assert_eq!(total("fail", "num_requests"), 2);
     assert_eq!(total("fail", "num_errors"), 2);
-    let out = g.ok(&["micro", "stats", "gnat-echo"]);
+    let out = g.ok(&refs(&micro(&["stats", "gnat-echo"])));
     assert!(out.contains("gnat-echo Service Statistics"), "{out}");
     for header in [
         "Endpoint",
@@ -151,7 +164,7 @@ fn micro_commands_find_gnat_and_nats_py_services() {
     assert_eq!(&cells[3..5], ["8", "2"], "{total_row}");
 
     // ping: one line per instance with its round-trip time.
-    let out = g.ok(&["micro", "ping"]);
+    let out = g.ok(&refs(&micro(&["ping"])));
     assert_eq!(out.lines().count(), 3, "{out}");
     for id in ids.iter().map(String::as_str).chain([py.id()]) {
         let line = out
@@ -160,19 +173,19 @@ fn micro_commands_find_gnat_and_nats_py_services() {
             .unwrap_or_else(|| panic!("{id}:\n{out}"));
         assert!(line.contains("rtt="), "{line}");
     }
-    let pings = json(&g.ok(&["micro", "ping", "py-echo", "--json"]));
+    let pings = json(&g.ok(&refs(&micro(&["ping", "py-echo", "--json"]))));
     assert_eq!(pings.as_array().unwrap().len(), 1);
     assert_eq!(pings[0]["id"], py.id());
     assert!(pings[0]["rtt"].as_u64().unwrap() > 0);
 
     // Nothing there, and bad names.
     assert_eq!(
-        g.ok(&["micro", "ls", "nobody"]).trim(),
+        g.ok(&refs(&micro(&["ls", "nobody"]))).trim(),
         "No results received"
     );
-    let err = g.fails(&["micro", "info", "nobody"], 1);
+    let err = g.fails(&refs(&micro(&["info", "nobody"])), 1);
     assert!(err.contains("no instance of service nobody"), "{err}");
-    let err = g.fails(&["micro", "stats", "a.b"], 2);
+    let err = g.fails(&refs(&micro(&["stats", "a.b"])), 2);
     assert!(err.contains("a.b"), "{err}");
     drop(py);
 }

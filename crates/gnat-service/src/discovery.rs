@@ -23,6 +23,10 @@ use crate::validate;
 /// How long discovery waits for more answers after the last one, by default.
 pub const DEFAULT_STALL: Duration = Duration::from_millis(300);
 
+/// The most answers one query collects unless [`Discovery::max_responses`] says otherwise:
+/// answers are peer data, and a query's memory stays bounded whatever answers.
+pub const DEFAULT_MAX_RESPONSES: usize = 10_000;
+
 /// Finds services and asks them for their INFO and STATS.
 ///
 /// ```no_run
@@ -42,7 +46,7 @@ pub struct Discovery {
     api_prefix: String,
     timeout: Duration,
     stall: Duration,
-    max: Option<usize>,
+    max: usize,
 }
 
 impl Discovery {
@@ -53,7 +57,7 @@ impl Discovery {
             api_prefix: DEFAULT_API_PREFIX.to_string(),
             timeout: client.request_timeout(),
             stall: DEFAULT_STALL,
-            max: None,
+            max: DEFAULT_MAX_RESPONSES,
         }
     }
 
@@ -70,9 +74,9 @@ impl Discovery {
         self
     }
 
-    /// Ends a query after this many answers.
+    /// Ends a query after this many answers (default [`DEFAULT_MAX_RESPONSES`]).
     pub fn max_responses(mut self, max: usize) -> Self {
-        self.max = Some(max.max(1));
+        self.max = max.max(1);
         self
     }
 
@@ -166,7 +170,7 @@ impl Discovery {
                 format!("invalid discovery subject {subject:?}: {e}"),
             )
         })?;
-        let max = if id.is_some() { Some(1) } else { self.max };
+        let max = if id.is_some() { 1 } else { self.max };
         let inbox = self.client.new_inbox();
         let mut sub = self.client.subscribe(&inbox).await?;
         let sent = tokio::time::Instant::now();
@@ -189,7 +193,7 @@ impl Discovery {
                 break;
             }
             answers.push((sent.elapsed(), msg));
-            if max.is_some_and(|max| answers.len() >= max) {
+            if answers.len() >= max {
                 break;
             }
         }

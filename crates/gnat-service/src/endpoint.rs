@@ -286,6 +286,12 @@ pub(crate) async fn run<F, Fut>(
     let mut stopping = false;
     let mut ended = false;
     loop {
+        // The flag is a load; the stop future (a watch) is polled only when idle, below.
+        if !stopping && shared.core.is_stopping() {
+            stopping = true;
+            // A failed drain (the client closed) ends the subscription anyway.
+            let _ = sub.drain().await;
+        }
         tokio::select! {
             biased;
             Some((outcome, reply)) = running.next(), if !running.is_empty() => {
@@ -293,24 +299,38 @@ pub(crate) async fn run<F, Fut>(
                     handler_panicked(&shared, reply, panic).await;
                 }
             }
-            () = &mut stop, if !stopping => {
-                stopping = true;
-                // A failed drain (the client closed) ends the subscription anyway.
-                let _ = sub.drain().await;
-            }
             msg = sub.next(), if !ended && running.len() < concurrency => match msg {
                 Some(msg) => {
                     let request = Request::new(msg, shared.clone());
                     let reply: Option<Subject> = request.reply().cloned();
                     match std::panic::catch_unwind(AssertUnwindSafe(|| handler(request))) {
-                        Ok(fut) => running.push(async move {
-                            (AssertUnwindSafe(fut).catch_unwind().await, reply)
-                        }),
+                        Ok(fut) => {
+                            let mut task = Box::pin(async move {
+                                (AssertUnwindSafe(fut).catch_unwind().await, reply)
+                            });
+                            // Most handlers finish at once (answer, and the publish does not
+                            // wait): polled here, they skip the set's queue altogether.
+                            let first = std::future::poll_fn(|cx| {
+                                Poll::Ready(task.as_mut().poll(cx))
+                            })
+                            .await;
+                            match first {
+                                Poll::Ready((Err(panic), reply)) => {
+                                    handler_panicked(&shared, reply, panic).await;
+                                }
+                                Poll::Ready((Ok(()), _)) => {}
+                                Poll::Pending => running.push(task),
+                            }
+                        }
                         Err(panic) => handler_panicked(&shared, reply, panic).await,
                     }
                 }
                 None => ended = true,
             },
+            () = &mut stop, if !stopping => {
+                stopping = true;
+                let _ = sub.drain().await;
+            }
         }
         if ended && running.is_empty() {
             break;

@@ -93,7 +93,7 @@ mod service;
 mod time;
 mod validate;
 
-pub use discovery::{DEFAULT_STALL, Discovery};
+pub use discovery::{DEFAULT_MAX_RESPONSES, DEFAULT_STALL, Discovery};
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use request::{ERROR_CODE_HEADER, ERROR_HEADER, Request, error_headers, service_error};

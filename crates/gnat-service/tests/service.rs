@@ -174,7 +174,10 @@ async fn every_instance_answers_and_discovery_honours_name_id_and_max() {
         .start(&client)
         .await
         .unwrap();
-    let discovery = Discovery::new(&client).timeout(Duration::from_secs(5));
+    // A generous stall: every instance must get its answer in, even on a loaded machine.
+    let discovery = Discovery::new(&client)
+        .timeout(Duration::from_secs(10))
+        .stall(Duration::from_secs(2));
 
     let mut all: Vec<String> = discovery
         .ping(None)
@@ -764,4 +767,89 @@ async fn queue_groups_come_from_the_endpoint_then_the_group_then_the_service() {
     for _ in 0..2 {
         within("fan-out replies", replies.next()).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_stream_endpoint_drains_on_stop_and_a_held_request_keeps_stop_unfinished() {
+    let server = NatsServer::start();
+    let c = client(&server.url()).await;
+    let requester = client(&server.url()).await;
+    let service = Service::builder("held", "1.0.0").start(&c).await.unwrap();
+    let mut endpoint = service.endpoint("hold").add().await.unwrap();
+    let asking = {
+        let r = requester.clone();
+        tokio::spawn(async move { r.request("hold", "wait for me").await })
+    };
+    let held = within("request", endpoint.next()).await.unwrap();
+    assert_eq!(&held.payload()[..], b"wait for me");
+    // The reader keeps polling; the held request is still unanswered.
+    let reader = tokio::spawn(async move {
+        let mut more = 0;
+        while endpoint.next().await.is_some() {
+            more += 1;
+        }
+        more
+    });
+    let report = service.stop(Duration::from_millis(300)).await;
+    assert!(!report.finished);
+    assert_eq!(
+        (report.in_flight, report.open_endpoints),
+        (1, 0),
+        "{report:?}"
+    );
+    assert_eq!(within("stream end", reader).await.unwrap(), 0);
+    held.respond("answered late").await.unwrap();
+    assert_eq!(
+        &within("reply", asking).await.unwrap().unwrap().payload[..],
+        b"answered late"
+    );
+    let report = service.stop(DEADLINE).await;
+    assert!(report.finished, "{report:?}");
+    assert_eq!(service.stats().endpoints[0].num_requests, 1);
+}
+
+#[tokio::test]
+async fn a_custom_api_prefix_moves_discovery() {
+    let server = NatsServer::start();
+    let client = client(&server.url()).await;
+    let service = Service::builder("prefixed", "1.0.0")
+        .api_prefix("$MYSRV")
+        .start(&client)
+        .await
+        .unwrap();
+    assert!(Discovery::new(&client).ping(None).await.unwrap().is_empty());
+    let found = Discovery::new(&client)
+        .api_prefix("$MYSRV")
+        .ping(Some("prefixed"))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, service.id());
+    let err = Service::builder("x", "1.0.0")
+        .api_prefix("bad prefix")
+        .start(&client)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidSubject);
+}
+
+#[tokio::test]
+async fn a_closed_client_ends_the_service_and_stop_still_reports_finished() {
+    let server = NatsServer::start();
+    let c = client(&server.url()).await;
+    let service = Service::builder("orphan", "1.0.0").start(&c).await.unwrap();
+    service
+        .endpoint("e")
+        .serve(|r| async move {
+            let _ = r.respond("x").await;
+        })
+        .await
+        .unwrap();
+    let mut stream = service.endpoint("s").add().await.unwrap();
+    c.close().await;
+    assert!(within("stream end", stream.next()).await.is_none());
+    let report = within("stop", service.stop(DEADLINE)).await;
+    assert!(report.finished, "{report:?}");
+    let err = service.endpoint("late").add().await.unwrap_err();
+    assert!(err.is_stopped(), "{err}");
 }
