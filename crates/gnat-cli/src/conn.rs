@@ -8,7 +8,7 @@ use kv::jetstream::Context;
 use kv::jetstream::client::{Client, ConnectOptions};
 
 use crate::error::{CliError, Result};
-use crate::format::parse_duration;
+use crate::units::parse_duration;
 
 /// The server when neither `--server` nor `NATS_URL` names one.
 pub(crate) const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";

@@ -41,22 +41,29 @@
 //!
 //! ## Layout
 //!
-//! `main` (the command line and dispatch), `conn` (connection flags), `kv_commands`
-//! (`gnat kv`), `micro` (`gnat micro`), `pubsub` (pub, sub, req, reply), `bench`, `format`
-//! (sizes, durations, times, tables, the info block, JSON forms), `term` (stdout, stdin,
-//! confirmation), `error` (messages and exit codes).
+//! `main` (the command line and dispatch) and one module per command group: `kv_commands`
+//! (`gnat kv`, with `show` for what it prints), `object`, `micro`, `pubsub` (pub, sub, req,
+//! reply), `bench`. One module per shared concern: `conn` (connection flags), `units` (sizes,
+//! durations, counts: shown and parsed), `clock` (UTC times), `table` (box tables and the
+//! `Label: value` blocks), `json` (payload forms), `progress` (the progress bar), `histogram`
+//! (latencies), `term` (stdout, stdin, confirmation), `error` (messages and exit codes).
 
 #![forbid(unsafe_code)]
 
 mod bench;
+mod clock;
 mod conn;
 mod error;
-mod format;
+mod histogram;
+mod json;
 mod kv_commands;
 mod micro;
 mod object;
+mod progress;
 mod pubsub;
+mod table;
 mod term;
+mod units;
 
 use std::process::ExitCode;
 

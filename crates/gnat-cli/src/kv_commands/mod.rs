@@ -7,10 +7,14 @@ use kv::jetstream::Context;
 use kv::{Config, StorageType, Store, WatchEvent, WatchOptions};
 use serde_json::{Value, json};
 
+use crate::clock::Civil;
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
-use crate::format::{self, Align, Civil, Table, parse_duration, parse_size};
+use crate::table::{Align, Table};
 use crate::term;
+use crate::units::{self, parse_duration, parse_size};
+
+mod show;
 
 /// The Key-Value subcommands.
 #[derive(Debug, Subcommand)]
@@ -348,9 +352,9 @@ async fn add(js: &Context, args: AddArgs) -> Result<()> {
 
 fn print_status(status: &kv::Status, json: bool) -> Result<()> {
     if json {
-        term::json(&format::status_json(status))
+        term::json(&show::status_json(status))
     } else {
-        term::out(format::bucket_info(status).as_bytes())
+        term::out(show::bucket_info(status).as_bytes())
     }
 }
 
@@ -373,12 +377,12 @@ async fn get(
             })?,
         };
     if json {
-        return term::json(&format::entry_json(&entry));
+        return term::json(&show::entry_json(&entry));
     }
     if raw {
         return term::out(&entry.value);
     }
-    let mut text = format::get_header(&entry).into_bytes();
+    let mut text = show::get_header(&entry).into_bytes();
     text.extend_from_slice(b"\n\n");
     text.extend_from_slice(&entry.value);
     text.push(b'\n');
@@ -394,10 +398,10 @@ async fn history(store: &Store, key: &str, json: bool) -> Result<()> {
         )));
     }
     if json {
-        let list: Vec<Value> = entries.iter().map(format::entry_json).collect();
+        let list: Vec<Value> = entries.iter().map(show::entry_json).collect();
         return term::json(&Value::Array(list));
     }
-    term::out(format::history_table(store.bucket(), key, &entries).as_bytes())
+    term::out(show::history_table(store.bucket(), key, &entries).as_bytes())
 }
 
 async fn revert(js: &Context, bucket: &str, key: &str, revision: u64, force: bool) -> Result<()> {
@@ -446,9 +450,9 @@ async fn watch(js: &Context, args: WatchArgs) -> Result<()> {
                 Some(Ok(WatchEvent::InitialDone)) => {}
                 Some(Ok(WatchEvent::Entry(entry))) => {
                     if args.json {
-                        term::json_line(&format::entry_json(&entry))?;
+                        term::json_line(&show::entry_json(&entry))?;
                     } else {
-                        term::outln(&format::watch_line(&entry))?;
+                        term::outln(&show::watch_line(&entry))?;
                     }
                 }
             },
@@ -487,7 +491,7 @@ async fn list_buckets(js: &Context, names: bool, json: bool) -> Result<()> {
     let mut statuses = kv::bucket_statuses(js).await?;
     statuses.sort_by(|a, b| a.bucket().cmp(b.bucket()));
     if json {
-        let list: Vec<Value> = statuses.iter().map(format::status_json).collect();
+        let list: Vec<Value> = statuses.iter().map(show::status_json).collect();
         return term::json(&Value::Array(list));
     }
     if statuses.is_empty() {
@@ -510,13 +514,13 @@ async fn list_buckets(js: &Context, names: bool, json: bool) -> Result<()> {
             "never".to_string()
         } else {
             let ago = Duration::from_secs(state.last_ts.elapsed().as_secs());
-            format!("{} ago", format::duration(ago))
+            format!("{} ago", units::duration(ago))
         };
         table.row(vec![
             s.bucket().to_string(),
             s.description().unwrap_or("").to_string(),
             Civil::of(s.stream_info().created).datetime(),
-            format::size(s.bytes()),
+            units::size(s.bytes()),
             s.values().to_string(),
             last,
         ]);

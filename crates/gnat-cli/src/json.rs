@@ -1,0 +1,61 @@
+//! JSON forms shared by the commands: payloads that may not be UTF-8 (base64 beside them).
+
+use serde_json::Value;
+
+/// Standard base64 with padding (for values that are not UTF-8 in JSON output).
+pub(crate) fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A payload in JSON: `{"<name>": "text"}` when it is UTF-8, else
+/// `{"<name>": null, "<name>_base64": "…"}`.
+pub(crate) fn put_payload(object: &mut serde_json::Map<String, Value>, name: &str, data: &[u8]) {
+    match std::str::from_utf8(data) {
+        Ok(text) => {
+            object.insert(name.to_string(), Value::from(text));
+        }
+        Err(_) => {
+            object.insert(name.to_string(), Value::Null);
+            object.insert(format!("{name}_base64"), Value::from(base64(data)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn base64_and_payloads() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(&[0xff, 0xfe]), "//4=");
+        let mut o = serde_json::Map::new();
+        put_payload(&mut o, "payload", &[0xff]);
+        assert_eq!(
+            Value::Object(o),
+            json!({"payload": null, "payload_base64": "/w=="})
+        );
+    }
+}
