@@ -50,6 +50,7 @@
 
 #![forbid(unsafe_code)]
 
+mod account;
 mod bench;
 mod clock;
 mod conn;
@@ -99,6 +100,9 @@ struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Shows account information: the connection, and JetStream usage and limits
+    #[command(subcommand, arg_required_else_help = true, after_help = EXIT_CODES)]
+    Account(account::AccountCommand),
     /// Interacts with a JetStream Key-Value store
     ///
     /// A Key-Value bucket is a JetStream stream that keeps values by key, with a configurable
@@ -130,6 +134,7 @@ enum Command {
 async fn run(cli: Cli) -> Result<()> {
     let conn = cli.conn;
     match cli.command {
+        Command::Account(command) => account::run(&conn, command).await,
         Command::Kv(command) => kv_commands::run(&conn, command).await,
         Command::Object(command) => object::run(&conn, command).await,
         Command::Pub(args) => pubsub::publish(&conn, args).await,

@@ -56,6 +56,13 @@ impl Gnat {
         Gnat { server, url }
     }
 
+    /// Starts a server without JetStream.
+    pub fn start_core() -> Gnat {
+        let server = NatsServer::start();
+        let url = server.url();
+        Gnat { server, url }
+    }
+
     /// `gnat -s <url> <args>`.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = bare(&["-s", &self.url]);
