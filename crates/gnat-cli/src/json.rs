@@ -1,6 +1,24 @@
 //! JSON forms shared by the commands: payloads that may not be UTF-8 (base64 beside them).
 
+use kv::jetstream::client::HeaderMap;
 use serde_json::Value;
+
+/// Headers as JSON: `{"Name": ["value", …]}`, or `null` when there are none.
+pub(crate) fn headers_json(headers: Option<&HeaderMap>) -> Value {
+    let Some(h) = headers.filter(|h| !h.is_empty()) else {
+        return Value::Null;
+    };
+    let mut m = serde_json::Map::new();
+    for (name, value) in h.iter() {
+        let slot = m
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(values) = slot {
+            values.push(Value::from(value));
+        }
+    }
+    Value::Object(m)
+}
 
 /// Standard base64 with padding (for values that are not UTF-8 in JSON output).
 pub(crate) fn base64(data: &[u8]) -> String {

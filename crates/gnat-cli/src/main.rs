@@ -62,6 +62,7 @@ mod micro;
 mod object;
 mod progress;
 mod pubsub;
+mod stream;
 mod table;
 mod term;
 mod units;
@@ -103,6 +104,9 @@ enum Command {
     /// Shows account information: the connection, and JetStream usage and limits
     #[command(subcommand, arg_required_else_help = true, after_help = EXIT_CODES)]
     Account(account::AccountCommand),
+    /// Manages JetStream streams
+    #[command(subcommand, alias = "str", arg_required_else_help = true, after_help = EXIT_CODES)]
+    Stream(stream::StreamCommand),
     /// Interacts with a JetStream Key-Value store
     ///
     /// A Key-Value bucket is a JetStream stream that keeps values by key, with a configurable
@@ -135,6 +139,7 @@ async fn run(cli: Cli) -> Result<()> {
     let conn = cli.conn;
     match cli.command {
         Command::Account(command) => account::run(&conn, command).await,
+        Command::Stream(command) => stream::run(&conn, command).await,
         Command::Kv(command) => kv_commands::run(&conn, command).await,
         Command::Object(command) => object::run(&conn, command).await,
         Command::Pub(args) => pubsub::publish(&conn, args).await,
@@ -147,8 +152,21 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    // Usage errors (and --help/--version) end here, with clap's message and exit code 2.
-    let cli = Cli::parse();
+    // Usage errors end here: one line on stderr and exit code 2 (--help and --version print
+    // in full and exit 0).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("gnat: error: {}", usage_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -177,6 +195,17 @@ async fn settle() {
     while metrics.num_alive_tasks() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
+}
+
+/// The first line of a clap error, without its `error: ` prefix.
+fn usage_line(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .trim()
+        .to_string()
 }
 
 /// Prints the error line (unless the failure is a quiet one) and returns its exit code.
