@@ -54,6 +54,7 @@ mod account;
 mod bench;
 mod clock;
 mod conn;
+mod consumer;
 mod error;
 mod histogram;
 mod json;
@@ -107,6 +108,9 @@ enum Command {
     /// Manages JetStream streams
     #[command(subcommand, alias = "str", arg_required_else_help = true, after_help = EXIT_CODES)]
     Stream(stream::StreamCommand),
+    /// Manages JetStream consumers
+    #[command(subcommand, alias = "con", arg_required_else_help = true, after_help = EXIT_CODES)]
+    Consumer(consumer::ConsumerCommand),
     /// Interacts with a JetStream Key-Value store
     ///
     /// A Key-Value bucket is a JetStream stream that keeps values by key, with a configurable
@@ -140,6 +144,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Account(command) => account::run(&conn, command).await,
         Command::Stream(command) => stream::run(&conn, command).await,
+        Command::Consumer(command) => consumer::run(&conn, command).await,
         Command::Kv(command) => kv_commands::run(&conn, command).await,
         Command::Object(command) => object::run(&conn, command).await,
         Command::Pub(args) => pubsub::publish(&conn, args).await,
