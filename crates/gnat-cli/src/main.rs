@@ -63,6 +63,7 @@ mod micro;
 mod object;
 mod progress;
 mod pubsub;
+mod server;
 mod stream;
 mod table;
 mod term;
@@ -111,6 +112,11 @@ enum Command {
     /// Manages JetStream consumers
     #[command(subcommand, alias = "con", arg_required_else_help = true, after_help = EXIT_CODES)]
     Consumer(consumer::ConsumerCommand),
+    /// Measures the round trip to each server
+    Rtt(server::RttArgs),
+    /// Server checks: ping the cluster, monitoring checks with Nagios exit codes
+    #[command(subcommand, alias = "srv", arg_required_else_help = true)]
+    Server(server::ServerCommand),
     /// Interacts with a JetStream Key-Value store
     ///
     /// A Key-Value bucket is a JetStream stream that keeps values by key, with a configurable
@@ -145,6 +151,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Account(command) => account::run(&conn, command).await,
         Command::Stream(command) => stream::run(&conn, command).await,
         Command::Consumer(command) => consumer::run(&conn, command).await,
+        Command::Rtt(args) => server::run_rtt(&conn, args).await,
+        Command::Server(command) => server::run(&conn, command).await,
         Command::Kv(command) => kv_commands::run(&conn, command).await,
         Command::Object(command) => object::run(&conn, command).await,
         Command::Pub(args) => pubsub::publish(&conn, args).await,
@@ -215,7 +223,7 @@ fn usage_line(err: &clap::Error) -> String {
 
 /// Prints the error line (unless the failure is a quiet one) and returns its exit code.
 fn report(err: &CliError) -> ExitCode {
-    if err.kind != Failure::Quiet {
+    if !matches!(err.kind, Failure::Quiet | Failure::Status(_)) {
         eprintln!("gnat: error: {}", err.message);
     }
     ExitCode::from(err.kind.exit_code())
