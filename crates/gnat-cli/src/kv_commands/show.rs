@@ -46,6 +46,43 @@ pub(crate) fn bucket_info(status: &Status) -> String {
     }
     field("JetStream Stream", &info.config.name);
     field("Storage", &capitalized(config.storage.as_str()));
+    if let Some(p) = &config.placement {
+        if let Some(c) = p.cluster.as_deref().filter(|c| !c.is_empty()) {
+            field("Placement Cluster", c);
+        }
+        if let Some(t) = p.tags.as_ref().filter(|t| !t.is_empty()) {
+            field("Placement Tags", &t.join(", "));
+        }
+    }
+    if let Some(r) = &config.republish {
+        let label = if r.headers_only == Some(true) {
+            "Republishing Headers"
+        } else {
+            "Republishing"
+        };
+        field(
+            label,
+            &format!("{} to {}", r.src.as_deref().unwrap_or(">"), r.dest),
+        );
+    }
+    let meta: std::collections::BTreeMap<&String, &String> = config
+        .metadata
+        .iter()
+        .filter(|(k, _)| !k.starts_with("_nats."))
+        .collect();
+    for (k, v) in meta {
+        field(&format!("Metadata {k}"), v);
+    }
+    let bucket_of = |name: &str| name.strip_prefix("KV_").unwrap_or(name).to_string();
+    if let Some(m) = &info.config.mirror {
+        field("Mirror Of", &bucket_of(&m.name));
+        if let Some(e) = &m.external {
+            field("Mirror External API", &e.api);
+        }
+    }
+    for s in info.config.sources.iter().flatten() {
+        field("Source", &bucket_of(&s.name));
+    }
     if let Some(cluster) = &info.cluster {
         out.push_str("\nCluster Information:\n\n");
         let _ = writeln!(
