@@ -53,6 +53,14 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub(crate) tlsca: Option<PathBuf>,
 
+    /// Use this context (natscli's context files) for the flags not given
+    #[arg(long, value_name = "NAME", global = true)]
+    pub(crate) context: Option<String>,
+
+    /// The JetStream domain to talk to
+    #[arg(long, value_name = "DOMAIN", global = true)]
+    pub(crate) js_domain: Option<String>,
+
     /// Timeout of connecting and of each request
     #[arg(long, value_name = "DURATION", global = true, default_value = "5s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
@@ -111,7 +119,14 @@ impl ConnectionArgs {
 
     /// Connects and returns a JetStream context on the connection.
     pub(crate) async fn jetstream(&self) -> Result<Context> {
-        Ok(Context::new(self.connect().await?))
+        if let Some(domain) = &self.js_domain {
+            kv::jetstream::context::validate_token("domain", domain)?;
+        }
+        let client = self.connect().await?;
+        Ok(match &self.js_domain {
+            Some(domain) => Context::with_domain(client, domain)?,
+            None => Context::new(client),
+        })
     }
 }
 
@@ -141,6 +156,8 @@ mod tests {
             tlscert: None,
             tlskey: None,
             tlsca: None,
+            context: None,
+            js_domain: None,
             timeout: Duration::from_secs(5),
         }
     }

@@ -55,6 +55,7 @@ mod bench;
 mod clock;
 mod conn;
 mod consumer;
+mod context;
 mod error;
 mod histogram;
 mod json;
@@ -117,6 +118,9 @@ enum Command {
     /// Server checks: ping the cluster, monitoring checks with Nagios exit codes
     #[command(subcommand, alias = "srv", arg_required_else_help = true)]
     Server(server::ServerCommand),
+    /// Manages natscli's connection contexts (~/.config/nats/context)
+    #[command(subcommand, alias = "ctx", arg_required_else_help = true)]
+    Context(context::ContextCommand),
     /// Interacts with a JetStream Key-Value store
     ///
     /// A Key-Value bucket is a JetStream stream that keeps values by key, with a configurable
@@ -146,13 +150,22 @@ enum Command {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let conn = cli.conn;
+    let mut conn = cli.conn;
+    if let Command::Context(command) = cli.command {
+        // Contexts are written from the flags as typed.
+        return context::run(&conn, command);
+    }
+    if let Some(name) = &conn.context {
+        context::validate_name(name)?;
+    }
+    context::apply(&mut conn)?;
     match cli.command {
         Command::Account(command) => account::run(&conn, command).await,
         Command::Stream(command) => stream::run(&conn, command).await,
         Command::Consumer(command) => consumer::run(&conn, command).await,
         Command::Rtt(args) => server::run_rtt(&conn, args).await,
         Command::Server(command) => server::run(&conn, command).await,
+        Command::Context(_) => Ok(()),
         Command::Kv(command) => kv_commands::run(&conn, command).await,
         Command::Object(command) => object::run(&conn, command).await,
         Command::Pub(args) => pubsub::publish(&conn, args).await,

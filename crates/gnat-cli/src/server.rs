@@ -121,17 +121,27 @@ pub(crate) async fn run_rtt(conn: &ConnectionArgs, args: RttArgs) -> Result<()> 
             Ok::<Duration, CliError>(total / args.iterations)
         }
         .await;
-        if let Err(e) = &outcome {
-            eprintln!("Failed to compute rtt for {url}: {}", e.message);
-        }
-        targets.push((url, started, outcome.ok()));
+        targets.push((url, started, outcome));
     }
-    if targets.iter().all(|(_, _, r)| r.is_none()) {
-        return Err(CliError::new(
-            Failure::Connection,
-            "no server could be reached",
-        ));
+    // Every server failing is one error (the first); otherwise each failure is a line on
+    // stderr beside the results, as natscli logs them.
+    if let Some(first) = targets
+        .iter()
+        .map(|(_, _, r)| r.as_ref().err())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|errors| errors.first().map(|e| (*e).clone()))
+    {
+        return Err(first);
     }
+    let targets: Vec<(String, String, Option<Duration>)> = targets
+        .into_iter()
+        .map(|(url, time, r)| {
+            if let Err(e) = &r {
+                eprintln!("Failed to compute rtt for {url}: {}", e.message);
+            }
+            (url, time, r.ok())
+        })
+        .collect();
     if args.json {
         let list: Vec<Value> = targets
             .iter()

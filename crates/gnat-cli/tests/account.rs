@@ -88,3 +88,25 @@ fn account_info_on_an_unreachable_server_is_a_connection_failure() {
     assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
     assert!(run.stderr.starts_with("gnat: error: "), "{run:?}");
 }
+
+#[test]
+fn account_info_in_a_domain() {
+    let server = gnat_test_support::NatsServer::builder()
+        .domain("hub")
+        .start();
+    let url = server.url();
+    let g = Gnat { server, url };
+    let out = g.ok(&["account", "info"]);
+    assert!(
+        out.contains("\nJetStream Account Information for domain hub:\n"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "Domain"), "hub");
+    // Through the domain's API prefix.
+    let out = g.ok(&["--js-domain", "hub", "stream", "ls"]);
+    assert_eq!(out, "No Streams defined\n");
+    g.ok(&["--js-domain", "hub", "stream", "add", "S"]);
+    assert_eq!(g.ok(&["stream", "ls", "-n"]), "S\n");
+    let err = g.fails(&["--js-domain", "a.b", "stream", "ls"], 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
