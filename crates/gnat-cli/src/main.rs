@@ -56,6 +56,7 @@ mod clock;
 mod conn;
 mod consumer;
 mod context;
+mod docs;
 mod error;
 mod histogram;
 mod json;
@@ -72,7 +73,7 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Failure, Result};
@@ -90,7 +91,7 @@ Exit codes:
 #[command(
     name = "gnat",
     version,
-    about = "A NATS command line: Key-Value buckets, publish/subscribe, request/reply, benchmarks",
+    about = "A NATS command line: account, streams, consumers, Key-Value and Object stores, services, server checks, publish/subscribe, benchmarks",
     after_help = EXIT_CODES,
     arg_required_else_help = true
 )]
@@ -121,6 +122,10 @@ enum Command {
     /// Manages natscli's connection contexts (~/.config/nats/context)
     #[command(subcommand, alias = "ctx", arg_required_else_help = true)]
     Context(context::ContextCommand),
+    /// Prints shell completions (bash, zsh, fish)
+    Completions(docs::CompletionsArgs),
+    /// Prints the man page (or writes every page into a directory)
+    Man(docs::ManArgs),
     /// Interacts with a JetStream Key-Value store
     ///
     /// A Key-Value bucket is a JetStream stream that keeps values by key, with a configurable
@@ -151,6 +156,12 @@ enum Command {
 
 async fn run(cli: Cli) -> Result<()> {
     let mut conn = cli.conn;
+    if let Command::Completions(args) = cli.command {
+        return docs::completions(Cli::command(), args);
+    }
+    if let Command::Man(args) = cli.command {
+        return docs::man(Cli::command(), args);
+    }
     if let Command::Context(command) = cli.command {
         // Contexts are written from the flags as typed.
         return context::run(&conn, command);
@@ -165,7 +176,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consumer(command) => consumer::run(&conn, command).await,
         Command::Rtt(args) => server::run_rtt(&conn, args).await,
         Command::Server(command) => server::run(&conn, command).await,
-        Command::Context(_) => Ok(()),
+        Command::Context(_) | Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Kv(command) => kv_commands::run(&conn, command).await,
         Command::Object(command) => object::run(&conn, command).await,
         Command::Pub(args) => pubsub::publish(&conn, args).await,
@@ -245,7 +256,6 @@ fn report(err: &CliError) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {
