@@ -24,6 +24,8 @@ use crate::term;
 use crate::units::{self, parse_duration, thousands};
 
 /// The consumer subcommands.
+// Parsed once per run: the size of `add`'s many flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConsumerCommand {
     /// Creates a new consumer
@@ -547,10 +549,10 @@ pub(crate) fn info_block(info: &ConsumerInfo) -> String {
     if cfg.headers_only {
         c.field("Headers Only", true);
     }
-    if cfg.deliver_subject.is_none() {
-        if let Some(d) = cfg.inactive_threshold.filter(|d| !d.is_zero()) {
-            c.field("Inactive Threshold", units::duration(d));
-        }
+    if cfg.deliver_subject.is_none()
+        && let Some(d) = cfg.inactive_threshold.filter(|d| !d.is_zero())
+    {
+        c.field("Inactive Threshold", units::duration(d));
     }
     if let Some(d) = cfg.max_expires.filter(|d| !d.is_zero()) {
         c.field("Max Pull Expire", units::duration(d));
@@ -662,20 +664,20 @@ pub(crate) fn info_block(info: &ConsumerInfo) -> String {
     } else {
         c.field("Active Interest", "No interest");
     }
-    if info.paused {
-        if let Some(left) = info.pause_remaining {
-            c.field(
-                "Paused Until",
-                format!(
-                    "{} ({} remaining)",
-                    Civil::of(Timestamp::from_unix_nanos(
-                        Timestamp::now().unix_nanos() + left.as_nanos() as i128
-                    ))
-                    .datetime(),
-                    units::duration(Duration::from_secs(left.as_secs()))
-                ),
-            );
-        }
+    if info.paused
+        && let Some(left) = info.pause_remaining
+    {
+        c.field(
+            "Paused Until",
+            format!(
+                "{} ({} remaining)",
+                Civil::of(Timestamp::from_unix_nanos(
+                    Timestamp::now().unix_nanos() + left.as_nanos() as i128
+                ))
+                .datetime(),
+                units::duration(Duration::from_secs(left.as_secs()))
+            ),
+        );
     }
     c.render()
 }

@@ -253,11 +253,12 @@ pub(crate) fn apply(conn: &mut ConnectionArgs) -> Result<()> {
             }
         }
     }
-    if conn.tlscert.is_none() && conn.tlskey.is_none() {
-        if let (Some(c), Some(k)) = (text(&ctx, "cert"), text(&ctx, "key")) {
-            conn.tlscert = Some(expand_home(c));
-            conn.tlskey = Some(expand_home(k));
-        }
+    if conn.tlscert.is_none()
+        && conn.tlskey.is_none()
+        && let (Some(c), Some(k)) = (text(&ctx, "cert"), text(&ctx, "key"))
+    {
+        conn.tlscert = Some(expand_home(c));
+        conn.tlskey = Some(expand_home(k));
     }
     if conn.tlsca.is_none() {
         conn.tlsca = text(&ctx, "ca").map(expand_home);

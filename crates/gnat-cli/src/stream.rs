@@ -580,14 +580,15 @@ fn apply(config: &mut StreamConfig, f: &ConfigFlags) -> Result<()> {
             .insert(k.clone(), v.clone());
     }
     if let Some(dest) = &f.republish_destination {
-        let mut r = Republish::default();
-        r.src = Some(
-            f.republish_source
-                .clone()
-                .unwrap_or_else(|| ">".to_string()),
-        );
-        r.dest = dest.clone();
-        r.headers_only = f.republish_headers.then_some(true);
+        let r = Republish {
+            src: Some(
+                f.republish_source
+                    .clone()
+                    .unwrap_or_else(|| ">".to_string()),
+            ),
+            dest: dest.clone(),
+            headers_only: f.republish_headers.then_some(true),
+        };
         config.republish = Some(r);
     }
     if f.limit_consumer_inactive.is_some() || f.limit_consumer_max_pending.is_some() {

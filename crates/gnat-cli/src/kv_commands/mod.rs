@@ -17,6 +17,8 @@ use crate::units::{self, parse_duration, parse_size};
 mod show;
 
 /// The Key-Value subcommands.
+// Parsed once per run: the size of `add`'s many flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum KvCommand {
     /// Adds a new Key-Value bucket
@@ -427,20 +429,22 @@ async fn add(js: &Context, args: AddArgs) -> Result<()> {
         config = config.limit_marker_ttl(ttl);
     }
     if !args.tags.is_empty() || args.cluster.is_some() {
-        let mut placement = kv::Placement::default();
-        placement.tags = (!args.tags.is_empty()).then(|| args.tags.clone());
-        placement.cluster = args.cluster.clone();
-        config = config.placement(placement);
+        config = config.placement(kv::Placement {
+            tags: (!args.tags.is_empty()).then(|| args.tags.clone()),
+            cluster: args.cluster.clone(),
+            ..kv::Placement::default()
+        });
     }
     if let Some(dest) = &args.republish_destination {
-        let mut republish = kv::Republish::default();
-        republish.src = Some(
-            args.republish_source
-                .clone()
-                .unwrap_or_else(|| ">".to_string()),
-        );
-        republish.dest = dest.clone();
-        republish.headers_only = args.republish_headers.then_some(true);
+        let republish = kv::Republish {
+            src: Some(
+                args.republish_source
+                    .clone()
+                    .unwrap_or_else(|| ">".to_string()),
+            ),
+            dest: dest.clone(),
+            headers_only: args.republish_headers.then_some(true),
+        };
         config = config.republish(republish);
     }
     if let Some(origin) = &args.mirror {
