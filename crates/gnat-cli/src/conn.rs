@@ -62,7 +62,7 @@ pub(crate) struct ConnectionArgs {
     pub(crate) js_domain: Option<String>,
 
     /// Timeout of connecting and of each request
-    #[arg(long, value_name = "DURATION", global = true, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", global = true, default_value = "5s", value_parser = parse_timeout)]
     pub(crate) timeout: Duration,
 }
 
@@ -99,6 +99,15 @@ impl ConnectionArgs {
                 .nkey(&seed)
                 .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
         }
+        for (flag, path) in [
+            ("--tlsca", &self.tlsca),
+            ("--tlscert", &self.tlscert),
+            ("--tlskey", &self.tlskey),
+        ] {
+            if let Some(p) = path {
+                readable(flag, p)?;
+            }
+        }
         if let Some(ca) = &self.tlsca {
             opts = opts.add_root_certificate(ca.clone());
         }
@@ -128,6 +137,23 @@ impl ConnectionArgs {
             None => Context::new(client),
         })
     }
+}
+
+/// A `--timeout`: a duration above zero.
+fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("the timeout must be above zero".to_string());
+    }
+    Ok(d)
+}
+
+/// Checks that a file named by a flag can be read, so that a typo is a usage error (exit 2)
+/// rather than a failed connection.
+fn readable(flag: &str, path: &std::path::Path) -> Result<()> {
+    std::fs::File::open(path)
+        .map(|_| ())
+        .map_err(|e| CliError::usage(format!("{flag} {}: {e}", path.display())))
 }
 
 /// The nkey seed in `path`: its first line that looks like a user seed.

@@ -1,8 +1,15 @@
 //! # gnat
 //!
 //! The `gnat` command, on top of `gnat-kv` (and, through its re-exports, JetStream and the
-//! core client):
+//! core client), `gnat-object` and `gnat-service`, following natscli's command names, flags
+//! and output shapes:
 //!
+//! * `gnat account info` — the connection, and whether JetStream is enabled for the account
+//!   (natscli's "JetStream is not supported in this account" when not), its API level,
+//!   domain, usage and limits;
+//! * `gnat stream add|info|ls|rm|purge|edit|get|view|report` and
+//!   `gnat consumer add|info|ls|rm|next|pause|resume|report` — JetStream streams and consumers
+//!   (pull, and push with `--target`; `next` reads pull consumers);
 //! * `gnat kv add|put|get|create|update|del|purge|history|revert|info|watch|ls|compact` —
 //!   the subcommands, arguments and output shapes of the `nats kv` CLI (the bucket information
 //!   block, the history table, `get`'s header line, values echoed by writes);
@@ -11,12 +18,17 @@
 //! * `gnat pub|sub|req|reply` — core NATS from the command line;
 //! * `gnat micro ls|info|stats|ping` — NATS services (ADR-32) found through `$SRV`
 //!   discovery, with the output shapes of `nats micro` (on `gnat-service`);
+//! * `gnat rtt`, `gnat server ping`, `gnat server check connection` — round trips, the
+//!   servers answering `$SYS.REQ.SERVER.PING`, and a monitoring check with Nagios output;
 //! * `gnat bench pub|pubsub|req|kvput|kvget` — throughput (and latency percentiles), with a
-//!   progress line on stderr and a summary table on stdout; `--duration` runs by time.
+//!   progress bar on stderr and a summary table on stdout; `--duration` runs by time;
+//! * `gnat context add|ls|select|show|rm` — natscli's context files;
+//! * `gnat completions bash|zsh|fish` and `gnat man` — generated from the clap definitions.
 //!
-//! Every command takes the connection flags (`--server`/`-s`, default `NATS_URL` then
-//! `nats://127.0.0.1:4222`; `--user`/`--password`, `--token`, `--creds`, `--nkey`,
-//! `--tlscert`/`--tlskey`/`--tlsca`, `--timeout`), and every read command `--json`.
+//! Every command takes the connection flags (`--server`/`-s`, default `NATS_URL`, then the
+//! `--context` or selected natscli context, then `nats://127.0.0.1:4222`; `--user`/
+//! `--password`, `--token`, `--creds`, `--nkey`, `--tlscert`/`--tlskey`/`--tlsca`,
+//! `--js-domain`, `--timeout`), and every read command `--json`.
 //!
 //! ## Errors and exit codes
 //!
@@ -31,8 +43,12 @@
 //! | 3 | connection: the server cannot be reached, refused the credentials, or TLS failed |
 //! | 4 | refused by the server: an API error, key exists, wrong revision, not found, permission denied |
 //!
-//! Destructive commands that confirm (`kv del <bucket>`, `kv revert`) ask on the terminal; when
+//! Destructive commands (`stream rm|purge|edit`, `consumer rm|pause|resume`, `kv del|purge|
+//! compact|revert`, bucket removal, `object del`) ask on the terminal, as natscli does; when
 //! stdin is not a terminal they refuse (exit 2) unless given `-f`.
+//!
+//! `gnat server check …` is the exception: it prints its result on stdout and exits with the
+//! Nagios codes (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) for monitoring systems.
 //!
 //! ## What it does not do
 //!
@@ -84,7 +100,8 @@ Exit codes:
   1  other failure (timeout, no responders, local IO)
   2  usage error (bad arguments, invalid names, confirmation refused or impossible)
   3  connection failure (server unreachable, authentication or TLS refused)
-  4  refused by the server (API error, key exists, wrong revision, not found)";
+  4  refused by the server (API error, key exists, wrong revision, not found)
+`gnat server check` exits with Nagios codes instead: 0 OK, 1 WARNING, 2 CRITICAL.";
 
 /// The command line.
 #[derive(Debug, Parser)]

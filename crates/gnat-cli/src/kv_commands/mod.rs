@@ -39,7 +39,7 @@ pub(crate) enum KvCommand {
         /// The key
         key: String,
         /// The value at this revision instead of the latest
-        #[arg(long, value_name = "REVISION")]
+        #[arg(long, value_name = "REVISION", value_parser = clap::value_parser!(u64).range(1..))]
         revision: Option<u64>,
         /// Print only the value, byte for byte (no newline added)
         #[arg(long, conflicts_with = "json")]
@@ -161,7 +161,7 @@ pub(crate) struct AddArgs {
     /// The bucket to create
     bucket: String,
     /// How many revisions of each key to keep (1 to 64)
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     history: u32,
     /// How long values are kept [default: forever]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -246,7 +246,7 @@ pub(crate) struct WatchArgs {
     #[arg(long)]
     ignore_deletes: bool,
     /// Start at this revision
-    #[arg(long, value_name = "REVISION")]
+    #[arg(long, value_name = "REVISION", value_parser = clap::value_parser!(u64).range(1..))]
     revision: Option<u64>,
     /// Print one JSON object per line
     #[arg(long)]
