@@ -2,7 +2,8 @@
 //! output shapes — `add`, `info`, `ls`, `rm`, `next`, `pause`, `resume`, `report`.
 //!
 //! Pull consumers are made by default; `--target SUBJECT` makes a push consumer (the server
-//! delivers to that subject). `next` reads from pull consumers only, as natscli's does.
+//! delivers to that subject). `next` reads pull consumers, as natscli's does; `sub` reads push
+//! consumers (natscli's hidden `consumer sub`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use kv::jetstream::context::validate_token;
 use kv::jetstream::{
-    AckPolicy, ConsumerConfig, ConsumerInfo, Context, DeliverPolicy, FetchOptions, PullConsumer,
-    ReplayPolicy, Timestamp,
+    AckPolicy, ConsumerConfig, ConsumerInfo, Context, DeliverPolicy, FetchOptions, JsMessage,
+    PullConsumer, ReplayPolicy, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -42,6 +43,8 @@ pub(crate) enum ConsumerCommand {
     Rm(RmArgs),
     /// Fetches messages from a pull consumer and acknowledges them
     Next(NextArgs),
+    /// Receives messages from a push consumer and acknowledges them (Ctrl-C to stop)
+    Sub(SubArgs),
     /// Pauses a consumer until a time or for a duration
     Pause(PauseArgs),
     /// Resumes a paused consumer
@@ -197,11 +200,9 @@ pub(crate) struct RmArgs {
     force: bool,
 }
 
-/// `gnat consumer next`.
+/// What to do with each message, for `next` and `sub`.
 #[derive(Debug, Args)]
-pub(crate) struct NextArgs {
-    #[command(flatten)]
-    target: Target,
+pub(crate) struct Handling {
     /// Acknowledge the messages (--ack=false to leave them unacknowledged)
     #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", value_name = "BOOL", action = clap::ArgAction::Set)]
     ack: bool,
@@ -214,9 +215,30 @@ pub(crate) struct NextArgs {
     /// Show only the message bodies
     #[arg(short = 'r', long)]
     raw: bool,
+}
+
+/// `gnat consumer next`.
+#[derive(Debug, Args)]
+pub(crate) struct NextArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    handling: Handling,
     /// How many messages to fetch (1 to 10000)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     count: u64,
+}
+
+/// `gnat consumer sub`.
+#[derive(Debug, Args)]
+pub(crate) struct SubArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    handling: Handling,
+    /// Stop after this many messages [default: run until Ctrl-C]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
 }
 
 /// `gnat consumer pause`.
@@ -337,6 +359,7 @@ pub(crate) async fn run(conn: &ConnectionArgs, command: ConsumerCommand) -> Resu
             Ok(())
         }
         ConsumerCommand::Next(args) => next(conn, args).await,
+        ConsumerCommand::Sub(args) => sub(conn, args).await,
         ConsumerCommand::Pause(args) => pause(conn, args).await,
         ConsumerCommand::Resume(args) => resume(conn, args).await,
         ConsumerCommand::Report(args) => report(conn, args).await,
@@ -734,7 +757,7 @@ async fn next(conn: &ConnectionArgs, args: NextArgs) -> Result<()> {
     let info = js.consumer_info(&t.stream, &t.consumer).await?;
     if info.config.deliver_subject.is_some() {
         return Err(CliError::usage(format!(
-            "consumer {} > {} is a push consumer; next reads pull consumers only",
+            "consumer {} > {} is a push consumer; use sub",
             t.stream, t.consumer
         )));
     }
@@ -744,64 +767,11 @@ async fn next(conn: &ConnectionArgs, args: NextArgs) -> Result<()> {
     let mut fetch = consumer
         .fetch(FetchOptions::new(batch).expires(conn.timeout))
         .await?;
+    let ack_policy = consumer.cached_info().config.ack_policy.clone();
     let mut received = 0u64;
     while let Some(msg) = fetch.next().await {
-        let msg = msg?;
         received += 1;
-        let m = msg.message();
-        if args.raw {
-            let mut line = m.payload.to_vec();
-            line.push(b'\n');
-            term::out(&line)?;
-        } else {
-            let mut text = match msg.info() {
-                Ok(i) => format!(
-                    "[{}] subj: {} / tries: {} / cons seq: {} / str seq: {} / pending: {}\n",
-                    Civil::of(Timestamp::now())
-                        .datetime()
-                        .get(11..)
-                        .unwrap_or(""),
-                    m.subject.as_str(),
-                    i.delivered,
-                    i.consumer_sequence,
-                    i.stream_sequence,
-                    thousands(i.pending)
-                ),
-                Err(_) => format!("--- subject: {}\n", m.subject.as_str()),
-            };
-            if let Some(h) = m.headers.as_ref().filter(|h| !h.is_empty()) {
-                text.push_str("\nHeaders:\n\n");
-                for (k, v) in h.iter() {
-                    text.push_str(&format!("  {k}: {v}\n"));
-                }
-                text.push_str("\nData:\n\n");
-            } else {
-                text.push('\n');
-            }
-            let mut out = text.into_bytes();
-            out.extend_from_slice(&m.payload);
-            out.push(b'\n');
-            term::out(&out)?;
-        }
-        if args.term {
-            msg.term().await?;
-            if !args.raw {
-                term::outln("\nTerminated message")?;
-            }
-        } else if args.nak {
-            msg.nak().await?;
-            if !args.raw {
-                term::outln("\nNegatively Acknowledged message")?;
-            }
-        } else if args.ack && consumer.cached_info().config.ack_policy != AckPolicy::None {
-            msg.double_ack().await?;
-            if !args.raw {
-                term::outln("\nAcknowledged message")?;
-            }
-        }
-        if !args.raw && received < args.count {
-            term::outln("")?;
-        }
+        handle(&msg?, &ack_policy, &args.handling, received < args.count).await?;
     }
     if received == 0 {
         return Err(CliError::other(format!(
@@ -811,6 +781,126 @@ async fn next(conn: &ConnectionArgs, args: NextArgs) -> Result<()> {
             units::duration(conn.timeout)
         )));
     }
+    Ok(())
+}
+
+/// Prints a delivered message as natscli's `next` does, then acknowledges it (or naks or
+/// terminates it) as asked; `more` adds the blank line between messages.
+async fn handle(msg: &JsMessage, ack_policy: &AckPolicy, h: &Handling, more: bool) -> Result<()> {
+    let m = msg.message();
+    if h.raw {
+        let mut line = m.payload.to_vec();
+        line.push(b'\n');
+        term::out(&line)?;
+    } else {
+        let mut text = match msg.info() {
+            Ok(i) => format!(
+                "[{}] subj: {} / tries: {} / cons seq: {} / str seq: {} / pending: {}\n",
+                Civil::of(Timestamp::now())
+                    .datetime()
+                    .get(11..)
+                    .unwrap_or(""),
+                m.subject.as_str(),
+                i.delivered,
+                i.consumer_sequence,
+                i.stream_sequence,
+                thousands(i.pending)
+            ),
+            Err(_) => format!("--- subject: {}\n", m.subject.as_str()),
+        };
+        if let Some(hd) = m.headers.as_ref().filter(|hd| !hd.is_empty()) {
+            text.push_str("\nHeaders:\n\n");
+            for (k, v) in hd.iter() {
+                text.push_str(&format!("  {k}: {v}\n"));
+            }
+            text.push_str("\nData:\n\n");
+        } else {
+            text.push('\n');
+        }
+        let mut out = text.into_bytes();
+        out.extend_from_slice(&m.payload);
+        out.push(b'\n');
+        term::out(&out)?;
+    }
+    if h.term {
+        msg.term().await?;
+        if !h.raw {
+            term::outln("\nTerminated message")?;
+        }
+    } else if h.nak {
+        msg.nak().await?;
+        if !h.raw {
+            term::outln("\nNegatively Acknowledged message")?;
+        }
+    } else if h.ack && *ack_policy != AckPolicy::None {
+        msg.double_ack().await?;
+        if !h.raw {
+            term::outln("\nAcknowledged message")?;
+        }
+    }
+    if !h.raw && more {
+        term::outln("")?;
+    }
+    Ok(())
+}
+
+/// Reads a push consumer: subscribes to its delivery subject (in its queue group), answers
+/// flow control, skips heartbeats, and handles `--count` messages (or all until Ctrl-C).
+async fn sub(conn: &ConnectionArgs, args: SubArgs) -> Result<()> {
+    let t = &args.target;
+    t.validate()?;
+    let js = conn.jetstream().await?;
+    let info = js.consumer_info(&t.stream, &t.consumer).await?;
+    let Some(deliver) = info.config.deliver_subject.clone() else {
+        return Err(CliError::usage(format!(
+            "consumer {} > {} is a pull consumer; use next",
+            t.stream, t.consumer
+        )));
+    };
+    let client = js.client().clone();
+    let mut subscription = match &info.config.deliver_group {
+        Some(g) => client.queue_subscribe(&deliver, g).await?,
+        None => client.subscribe(&deliver).await?,
+    };
+    client.flush().await?;
+    if !args.handling.raw {
+        eprintln!(
+            "Subscribing to {deliver} for {} > {}, acknowledgement: {}",
+            t.stream,
+            t.consumer,
+            info.config.ack_policy.as_str()
+        );
+    }
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut received = 0u64;
+    while args.count.is_none_or(|c| received < c) {
+        let msg = tokio::select! {
+            _ = &mut ctrl_c => break,
+            m = subscription.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        if msg.status().is_some() {
+            // Idle heartbeats (100 with no reply) are skipped; flow control (100 with a
+            // reply) is answered so that delivery goes on (ADR-9).
+            if let Some(reply) = &msg.reply {
+                client.publish(reply.as_str(), kv::Bytes::new()).await?;
+            }
+            continue;
+        }
+        received += 1;
+        let more = args.count.is_none_or(|c| received < c);
+        handle(
+            &JsMessage::new(client.clone(), msg),
+            &info.config.ack_policy,
+            &args.handling,
+            more,
+        )
+        .await?;
+    }
+    client.flush().await?;
     Ok(())
 }
 

@@ -204,3 +204,59 @@ fn bad_consumer_input_changes_nothing() {
         "No Consumers defined\n"
     );
 }
+
+#[test]
+fn push_consumers_are_read_with_sub() {
+    let g = Gnat::start();
+    orders(&g);
+    g.ok(&[
+        "consumer",
+        "add",
+        "ORDERS",
+        "PUSH",
+        "--target",
+        "deliver.orders",
+        "--filter",
+        "orders.new",
+        "--heartbeat",
+        "1s",
+        "--flow-control",
+    ]);
+    let out = g.ok(&["consumer", "sub", "ORDERS", "PUSH", "--count", "2"]);
+    assert!(
+        out.contains("subj: orders.new / tries: 1 / cons seq: 1 / str seq: 1 / pending: 2\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n  X-Id: 2\n"), "{out}");
+    assert_eq!(out.matches("\nAcknowledged message\n").count(), 2, "{out}");
+    let info = json(&g.ok(&["consumer", "info", "ORDERS", "PUSH", "--json"]));
+    assert!(
+        info["ack_floor"]["stream_seq"].as_u64().unwrap() >= 2,
+        "{info}"
+    );
+    // A queue-grouped push consumer is read in its group.
+    g.ok(&[
+        "consumer",
+        "add",
+        "ORDERS",
+        "GROUPED",
+        "--target",
+        "deliver.grouped",
+        "--deliver-group",
+        "workers",
+        "--deliver",
+        "last",
+    ]);
+    let info = g.ok(&["consumer", "info", "ORDERS", "GROUPED"]);
+    assert_eq!(field(&info, "Deliver Queue Group"), "workers");
+    assert_eq!(
+        g.ok(&[
+            "consumer", "sub", "ORDERS", "GROUPED", "--count", "1", "--raw"
+        ]),
+        "old one\n"
+    );
+    // sub refuses pull consumers, next refuses push consumers.
+    g.ok(&["consumer", "add", "ORDERS", "PULL"]);
+    g.fails(&["consumer", "sub", "ORDERS", "PULL"], 2);
+    g.fails(&["consumer", "next", "ORDERS", "PUSH"], 2);
+}
