@@ -8,8 +8,8 @@
 //!   (natscli's "JetStream is not supported in this account" when not), its API level,
 //!   domain, usage and limits;
 //! * `gnat stream add|info|ls|rm|purge|edit|get|view|report` and
-//!   `gnat consumer add|info|ls|rm|next|pause|resume|report` — JetStream streams and consumers
-//!   (pull, and push with `--target`; `next` reads pull consumers);
+//!   `gnat consumer add|info|ls|rm|next|sub|pause|resume|report` — JetStream streams and
+//!   consumers (pull, and push with `--target`; `next` reads pull consumers, `sub` push ones);
 //! * `gnat kv add|put|get|create|update|del|purge|history|revert|info|watch|ls|compact` —
 //!   the subcommands, arguments and output shapes of the `nats kv` CLI (the bucket information
 //!   block, the history table, `get`'s header line, values echoed by writes);
