@@ -56,7 +56,29 @@ fn rtt_to_every_server_of_the_list() {
 #[test]
 fn connection_check_speaks_nagios() {
     let g = Gnat::start_core();
-    let r = g.run(&["server", "check", "connection"]);
+    // Thresholds far above what a loaded machine needs, so that OK is OK; the defaults
+    // (500ms/1s, natscli's) show in the perfdata of the warning case below.
+    const SLACK: [&str; 12] = [
+        "--connect-warn",
+        "20s",
+        "--connect-critical",
+        "30s",
+        "--rtt-warn",
+        "20s",
+        "--rtt-critical",
+        "30s",
+        "--req-warn",
+        "20s",
+        "--req-critical",
+        "30s",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["server", "check", "connection"];
+        v.extend_from_slice(&SLACK);
+        v.extend_from_slice(extra);
+        v
+    };
+    let r = g.run(&with(&[]));
     assert_eq!(r.code, 0, "{r:?}");
     let line = r.stdout.trim_end();
     assert!(
@@ -71,10 +93,28 @@ fn connection_check_speaks_nagios() {
         .map(|p| p.split('=').next().unwrap())
         .collect();
     assert_eq!(names, ["connect_time", "rtt", "request_time"], "{perf}");
-    assert!(perf.contains("s;0.5000;1.0000"), "{perf}");
+    assert!(perf.contains("s;20.0000;30.0000"), "{perf}");
 
     // Thresholds: a warning, then a critical.
-    let r = g.run(&["server", "check", "connection", "--rtt-warn", "1ns"]);
+    let r = g.run(&[
+        "server",
+        "check",
+        "connection",
+        "--connect-warn",
+        "20s",
+        "--connect-critical",
+        "30s",
+        "--req-warn",
+        "20s",
+        "--req-critical",
+        "30s",
+        "--rtt-warn",
+        "1ns",
+        "--rtt-critical",
+        "30s",
+    ]);
+    let (_, perf) = r.stdout.trim_end().split_once(" | ").expect("perfdata");
+    assert!(perf.contains(";0.0000;30.0000"), "{perf}");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stdout
@@ -85,6 +125,14 @@ fn connection_check_speaks_nagios() {
         "server",
         "check",
         "connection",
+        "--connect-warn",
+        "20s",
+        "--connect-critical",
+        "30s",
+        "--rtt-warn",
+        "20s",
+        "--rtt-critical",
+        "30s",
         "--req-warn",
         "1ns",
         "--req-critical",
@@ -98,7 +146,7 @@ fn connection_check_speaks_nagios() {
     assert_eq!(j["critical"][0], "round trip request exceeded 1ns");
     assert_eq!(j["tls"], false);
     assert_eq!(j["perf_data"].as_array().unwrap().len(), 3);
-    let r = g.run(&["server", "check", "connection", "--format", "text"]);
+    let r = g.run(&with(&["--format", "text"]));
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.starts_with("Connection: OK\n\n╭"), "{}", r.stdout);
     // Nothing listening: CRITICAL, exit 2, no error line.
@@ -141,6 +189,18 @@ fn connection_check_over_tls() {
         "server",
         "check",
         "connection",
+        "--connect-critical",
+        "30s",
+        "--connect-warn",
+        "20s",
+        "--rtt-critical",
+        "30s",
+        "--rtt-warn",
+        "20s",
+        "--req-critical",
+        "30s",
+        "--req-warn",
+        "20s",
         "--format",
         "json",
     ]));
