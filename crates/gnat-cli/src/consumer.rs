@@ -20,7 +20,7 @@ use crate::clock::Civil;
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
 use crate::stream::parse_pair;
-use crate::table::{Align, Columns, Table};
+use crate::table::{Align, Columns, Table, capitalized};
 use crate::term;
 use crate::units::{self, parse_duration, thousands};
 
@@ -502,14 +502,6 @@ fn deliver_text(d: &DeliverPolicy) -> String {
             format!("From Sequence {start_sequence}")
         }
         other => other.as_str().to_string(),
-    }
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

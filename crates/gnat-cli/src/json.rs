@@ -42,6 +42,30 @@ pub(crate) fn base64(data: &[u8]) -> String {
     out
 }
 
+/// Decodes base64 in either alphabet (standard or URL-safe), padded or not; `None` for other
+/// characters.
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(((acc >> bits) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// A payload in JSON: `{"<name>": "text"}` when it is UTF-8, else
 /// `{"<name>": null, "<name>_base64": "…"}`.
 pub(crate) fn put_payload(object: &mut serde_json::Map<String, Value>, name: &str, data: &[u8]) {
@@ -60,6 +84,15 @@ pub(crate) fn put_payload(object: &mut serde_json::Map<String, Value>, name: &st
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn base64_round_trips() {
+        for data in [&b""[..], b"f", b"fo", b"foo", b"foobar", &[0xff, 0xfe]] {
+            assert_eq!(base64_decode(&base64(data)).as_deref(), Some(data));
+        }
+        assert_eq!(base64_decode("_-8").as_deref(), Some(&[0xff, 0xef][..]));
+        assert!(base64_decode("a b").is_none());
+    }
 
     #[test]
     fn base64_and_payloads() {

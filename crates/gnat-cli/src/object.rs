@@ -17,9 +17,10 @@ use tokio::io::AsyncWriteExt;
 use crate::clock::Civil;
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
+use crate::json::base64_decode;
 use crate::kv_commands::Storage;
 use crate::progress::{Bar, Counting, Unit};
-use crate::table::{Align, Table};
+use crate::table::{Align, Columns, Table, capitalized};
 use crate::term;
 use crate::units::{self, parse_duration, parse_size};
 
@@ -609,54 +610,33 @@ fn show_status(status: &Status, json: bool) -> Result<()> {
 /// The information block `nats object info <bucket>` prints.
 fn bucket_info(status: &Status) -> String {
     let info = status.stream_info();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let mut c = Columns::new(format!(
         "Information for Object Store Bucket {} created {}",
         status.bucket(),
         Civil::of(info.created).rfc3339()
-    );
-    out.push_str("\nConfiguration:\n\n");
-    let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "{label:>21}: {value}");
-    };
-    field("Bucket Name", status.bucket());
-    if let Some(d) = status.description().filter(|d| !d.is_empty()) {
-        field("Description", d);
-    }
-    field("Replicas", &status.replicas().to_string());
-    field("TTL", &units::limit_duration(status.ttl()));
-    field("Sealed", &status.sealed().to_string());
-    field("Size", &units::size(status.size()));
-    field(
-        "Maximum Bucket Size",
-        &units::limit_size(status.max_bytes()),
-    );
-    field("Storage", &capitalized(status.storage().as_str()));
-    field("Compressed", &status.is_compressed().to_string());
-    field("Backing Store Kind", status.backing_store());
-    field("JetStream Stream", &info.config.name);
+    ));
+    c.label_width(21).section("Configuration");
+    c.field("Bucket Name", status.bucket());
+    c.field_if_some("Description", status.description());
+    c.field("Replicas", status.replicas());
+    c.field("TTL", units::limit_duration(status.ttl()));
+    c.field("Sealed", status.sealed());
+    c.field("Size", units::size(status.size()));
+    c.field("Maximum Bucket Size", units::limit_size(status.max_bytes()));
+    c.field("Storage", capitalized(status.storage().as_str()));
+    c.field("Compressed", status.is_compressed());
+    c.field("Backing Store Kind", status.backing_store());
+    c.field("JetStream Stream", &info.config.name);
     let config = status.config();
     let mut pairs: Vec<(&String, &String)> = config.metadata.iter().collect();
     pairs.sort();
     for (i, (k, v)) in pairs.iter().enumerate() {
-        let label = if i == 0 { "Metadata" } else { "" };
-        let _ = writeln!(out, "{label:>21}: {k}: {v}");
+        c.field(if i == 0 { "Metadata" } else { "" }, format!("{k}: {v}"));
     }
     if let Some(cluster) = &info.cluster {
-        out.push_str("\nCluster Information:\n\n");
-        let _ = writeln!(
-            out,
-            "{:>21}: {}",
-            "Name",
-            cluster.name.as_deref().unwrap_or("")
-        );
-        let _ = writeln!(
-            out,
-            "{:>21}: {}",
-            "Leader",
-            cluster.leader.as_deref().unwrap_or("")
-        );
+        c.section("Cluster Information");
+        c.field("Name", cluster.name.as_deref().unwrap_or(""));
+        c.field("Leader", cluster.leader.as_deref().unwrap_or(""));
         for peer in &cluster.replicas {
             let state = if peer.offline {
                 "offline"
@@ -665,18 +645,10 @@ fn bucket_info(status: &Status) -> String {
             } else {
                 "outdated"
             };
-            let _ = writeln!(out, "{:>21}: {}, {state}", "Replica", peer.name);
+            c.field("Replica", format!("{}, {state}", peer.name));
         }
     }
-    out
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    c.render()
 }
 
 /// The digest as `nats object info` shows it: the algorithm and the bytes in hex.
@@ -687,7 +659,7 @@ fn digest_hex(digest: Option<&str>) -> String {
     let Some((algo, value)) = d.split_once('=') else {
         return d.to_string();
     };
-    match decode_base64(value) {
+    match base64_decode(value) {
         Some(bytes) => {
             let mut hex = String::with_capacity(bytes.len() * 2);
             for b in bytes {
@@ -699,64 +671,35 @@ fn digest_hex(digest: Option<&str>) -> String {
     }
 }
 
-/// Base64 in either alphabet, padded or not.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
 /// The information block `nats object info <bucket> <name>` prints.
 fn object_info(info: &ObjectInfo) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Object information for {} > {}\n",
+    let mut c = Columns::new(format!(
+        "Object information for {} > {}",
         info.bucket, info.name
-    );
-    let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "{label:>17}: {value}");
-    };
-    if let Some(d) = info.description.as_deref().filter(|d| !d.is_empty()) {
-        field("Description", d);
-    }
-    field("Size", &units::size(info.size));
-    field("Modification Time", &Civil::of(info.mtime).rfc3339());
-    field("Chunks", &units::thousands(info.chunks));
-    field("Digest", &digest_hex(info.digest.as_deref()));
+    ));
+    c.label_width(17);
+    c.field_if_some("Description", info.description.as_deref());
+    c.field("Size", units::size(info.size));
+    c.field("Modification Time", Civil::of(info.mtime).rfc3339());
+    c.field("Chunks", units::thousands(info.chunks));
+    c.field("Digest", digest_hex(info.digest.as_deref()));
     if info.deleted {
-        field("Deleted", "true");
+        c.field("Deleted", true);
     }
     if let Some(link) = info.link() {
         match link.name.as_deref() {
-            Some(n) if !n.is_empty() => field("Link", &format!("{} > {n}", link.bucket)),
-            _ => field("Link", &format!("bucket {}", link.bucket)),
-        }
+            Some(n) if !n.is_empty() => c.field("Link", format!("{} > {n}", link.bucket)),
+            _ => c.field("Link", format!("bucket {}", link.bucket)),
+        };
     }
     let mut first = true;
     for (k, values) in &info.headers {
         for v in values {
-            field(if first { "Headers" } else { "" }, &format!("{k}: {v}"));
+            c.field(if first { "Headers" } else { "" }, format!("{k}: {v}"));
             first = false;
         }
     }
-    out
+    c.render()
 }
 
 /// An object's info as JSON: the stored fields plus `mtime`.

@@ -22,7 +22,7 @@ use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
 use crate::json::{headers_json, put_payload};
 use crate::kv_commands::Storage;
-use crate::table::{Align, Columns, Table};
+use crate::table::{Align, Columns, Table, capitalized};
 use crate::term;
 use crate::units::{self, parse_duration, parse_size, thousands};
 
@@ -829,14 +829,6 @@ pub(crate) fn info_block(info: &StreamInfo, state_only: bool) -> String {
         c.field("Number of Subjects", thousands(st.num_subjects));
     }
     c.render()
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// How long ago `ts` was, for "Last Message" columns (`never` for the zero time).

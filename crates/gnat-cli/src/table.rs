@@ -167,6 +167,9 @@ pub(crate) struct Columns {
     heading: Option<String>,
     rows: Vec<(usize, Row)>,
     indent: usize,
+    /// The least width of the label column, colon excluded (the blocks `nats kv info` and
+    /// `nats object info` print keep their labels in 21 columns).
+    width: usize,
 }
 
 impl Columns {
@@ -177,6 +180,12 @@ impl Columns {
             heading: (!heading.is_empty()).then_some(heading),
             ..Columns::default()
         }
+    }
+
+    /// Keeps the labels right-aligned in at least `width` columns.
+    pub(crate) fn label_width(&mut self, width: usize) -> &mut Columns {
+        self.width = width;
+        self
     }
 
     /// Indents what follows by `n` spaces.
@@ -225,6 +234,7 @@ impl Columns {
             })
             .max()
             .unwrap_or(0);
+        let column = (longest + 2).max(self.width);
         let mut out = String::new();
         if let Some(h) = &self.heading {
             let _ = writeln!(out, "{h}\n");
@@ -245,7 +255,7 @@ impl Columns {
                     prev_empty = false;
                 }
                 Row::Field(label, value) => {
-                    let spaces = " ".repeat(longest - width(label) + 2);
+                    let spaces = " ".repeat(column.saturating_sub(width(label)));
                     if label.is_empty() {
                         let _ = writeln!(out, "{pad}{spaces} {value}");
                     } else {
@@ -264,6 +274,15 @@ impl Columns {
             prev = Some(row);
         }
         out
+    }
+}
+
+/// `file` → `File`: the first letter in upper case (policy and storage names in info blocks).
+pub(crate) fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -318,6 +337,15 @@ mod tests {
         assert_eq!(value_cell(b"a\nb\tc", 40), "a\\nb\\tc");
         assert_eq!(value_cell(b"abcdef", 3), "abc...");
         assert_eq!(value_cell(&[0xff, b'a'], 40), "\u{fffd}a");
+    }
+
+    #[test]
+    fn fixed_label_width_and_capitals() {
+        let mut c = Columns::new("");
+        c.label_width(21).field("Bucket Name", "B");
+        assert_eq!(c.render(), "          Bucket Name: B\n");
+        assert_eq!(capitalized("memory"), "Memory");
+        assert_eq!(capitalized(""), "");
     }
 
     #[test]

@@ -8,50 +8,41 @@ use serde_json::{Value, json};
 
 use crate::clock::Civil;
 use crate::json::put_payload;
-use crate::table::{Align, Table, value_cell};
+use crate::table::{Align, Columns, Table, capitalized, value_cell};
 use crate::units::{duration, limit_duration, limit_size, short_duration, size};
 
 /// The information block `nats kv add`/`nats kv info` prints.
 pub(crate) fn bucket_info(status: &Status) -> String {
     let info = status.stream_info();
     let config = status.config();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let mut c = Columns::new(format!(
         "Information for Key-Value Store Bucket {} created {}",
         status.bucket(),
         Civil::of(info.created).rfc3339()
-    );
-    out.push_str("\nConfiguration:\n\n");
-    let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "{label:>21}: {value}");
-    };
-    field("Bucket Name", status.bucket());
-    if let Some(d) = status.description().filter(|d| !d.is_empty()) {
-        field("Description", d);
-    }
-    field("History Kept", &status.history().to_string());
-    field("Values Stored", &status.values().to_string());
-    field("Compressed", &status.is_compressed().to_string());
-    field("Backing Store Kind", status.backing_store());
-    field("Bucket Size", &size(status.bytes()));
-    field("Maximum Bucket Size", &limit_size(config.max_bytes));
-    field(
+    ));
+    c.label_width(21).section("Configuration");
+    c.field("Bucket Name", status.bucket());
+    c.field_if_some("Description", status.description());
+    c.field("History Kept", status.history());
+    c.field("Values Stored", status.values());
+    c.field("Compressed", status.is_compressed());
+    c.field("Backing Store Kind", status.backing_store());
+    c.field("Bucket Size", size(status.bytes()));
+    c.field("Maximum Bucket Size", limit_size(config.max_bytes));
+    c.field(
         "Maximum Value Size",
-        &limit_size(i64::from(config.max_value_size)),
+        limit_size(i64::from(config.max_value_size)),
     );
-    field("Maximum Age", &limit_duration(status.ttl()));
+    c.field("Maximum Age", limit_duration(status.ttl()));
     if !status.limit_marker_ttl().is_zero() {
-        field("Limit Marker TTL", &duration(status.limit_marker_ttl()));
+        c.field("Limit Marker TTL", duration(status.limit_marker_ttl()));
     }
-    field("JetStream Stream", &info.config.name);
-    field("Storage", &capitalized(config.storage.as_str()));
+    c.field("JetStream Stream", &info.config.name);
+    c.field("Storage", capitalized(config.storage.as_str()));
     if let Some(p) = &config.placement {
-        if let Some(c) = p.cluster.as_deref().filter(|c| !c.is_empty()) {
-            field("Placement Cluster", c);
-        }
+        c.field_if_some("Placement Cluster", p.cluster.as_deref());
         if let Some(t) = p.tags.as_ref().filter(|t| !t.is_empty()) {
-            field("Placement Tags", &t.join(", "));
+            c.field("Placement Tags", t.join(", "));
         }
     }
     if let Some(r) = &config.republish {
@@ -60,9 +51,9 @@ pub(crate) fn bucket_info(status: &Status) -> String {
         } else {
             "Republishing"
         };
-        field(
+        c.field(
             label,
-            &format!("{} to {}", r.src.as_deref().unwrap_or(">"), r.dest),
+            format!("{} to {}", r.src.as_deref().unwrap_or(">"), r.dest),
         );
     }
     let meta: std::collections::BTreeMap<&String, &String> = config
@@ -71,32 +62,22 @@ pub(crate) fn bucket_info(status: &Status) -> String {
         .filter(|(k, _)| !k.starts_with("_nats."))
         .collect();
     for (k, v) in meta {
-        field(&format!("Metadata {k}"), v);
+        c.field(&format!("Metadata {k}"), v);
     }
     let bucket_of = |name: &str| name.strip_prefix("KV_").unwrap_or(name).to_string();
     if let Some(m) = &info.config.mirror {
-        field("Mirror Of", &bucket_of(&m.name));
+        c.field("Mirror Of", bucket_of(&m.name));
         if let Some(e) = &m.external {
-            field("Mirror External API", &e.api);
+            c.field("Mirror External API", &e.api);
         }
     }
     for s in info.config.sources.iter().flatten() {
-        field("Source", &bucket_of(&s.name));
+        c.field("Source", bucket_of(&s.name));
     }
     if let Some(cluster) = &info.cluster {
-        out.push_str("\nCluster Information:\n\n");
-        let _ = writeln!(
-            out,
-            "{:>21}: {}",
-            "Name",
-            cluster.name.as_deref().unwrap_or("")
-        );
-        let _ = writeln!(
-            out,
-            "{:>21}: {}",
-            "Leader",
-            cluster.leader.as_deref().unwrap_or("")
-        );
+        c.section("Cluster Information");
+        c.field("Name", cluster.name.as_deref().unwrap_or(""));
+        c.field("Leader", cluster.leader.as_deref().unwrap_or(""));
         for peer in &cluster.replicas {
             let state = if peer.offline {
                 "offline"
@@ -105,24 +86,17 @@ pub(crate) fn bucket_info(status: &Status) -> String {
             } else {
                 "outdated"
             };
-            let _ = writeln!(
-                out,
-                "{:>21}: {}, {state}, seen {} ago",
+            c.field(
                 "Replica",
-                peer.name,
-                short_duration(peer.active)
+                format!(
+                    "{}, {state}, seen {} ago",
+                    peer.name,
+                    short_duration(peer.active)
+                ),
             );
         }
     }
-    out
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    c.render()
 }
 
 /// The history table (`History for <bucket> > <key>`).
