@@ -17,8 +17,11 @@ use serde_json::{Value, json};
 
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
-use crate::format::{self, Align, Table, parse_duration, parse_size};
+use crate::histogram::Histogram;
+use crate::progress::{Bar, Unit};
+use crate::table::{Align, Table};
 use crate::term;
+use crate::units::{self, parse_duration, parse_size};
 
 /// What `gnat bench` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,89 +89,6 @@ pub(crate) struct BenchArgs {
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
-}
-
-/// A latency histogram: 64 linear sub-buckets per power of two (under 1.6 % error), in
-/// nanoseconds, mergeable across clients.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
-    max: u64,
-}
-
-const SUB_BITS: u32 = 6;
-const SUB: u64 = 1 << SUB_BITS;
-
-impl Histogram {
-    /// An empty histogram.
-    pub(crate) fn new() -> Histogram {
-        Histogram {
-            counts: vec![0; ((64 - SUB_BITS as usize) + 1) * SUB as usize],
-            total: 0,
-            max: 0,
-        }
-    }
-
-    fn index(v: u64) -> usize {
-        if v < SUB {
-            return v as usize;
-        }
-        let exp = 63 - v.leading_zeros();
-        let shift = exp - SUB_BITS;
-        let mantissa = (v >> shift) & (SUB - 1);
-        ((exp - SUB_BITS + 1) as u64 * SUB + mantissa) as usize
-    }
-
-    /// The middle of bucket `index`.
-    fn value_of(index: usize) -> u64 {
-        let index = index as u64;
-        if index < SUB {
-            return index;
-        }
-        let exp = index / SUB + u64::from(SUB_BITS) - 1;
-        let shift = exp - u64::from(SUB_BITS);
-        let low = (SUB + index % SUB) << shift;
-        low + (1u64 << shift) / 2
-    }
-
-    /// Records one value.
-    pub(crate) fn record(&mut self, d: Duration) {
-        let v = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        if let Some(c) = self.counts.get_mut(Self::index(v)) {
-            *c += 1;
-        }
-        self.total += 1;
-        self.max = self.max.max(v);
-    }
-
-    /// Adds another histogram's values.
-    pub(crate) fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
-        }
-        self.total += other.total;
-        self.max = self.max.max(other.max);
-    }
-
-    /// The value at quantile `q` (0 to 1); `None` when empty.
-    pub(crate) fn quantile(&self, q: f64) -> Option<Duration> {
-        if self.total == 0 {
-            return None;
-        }
-        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
-        if rank >= self.total {
-            return Some(Duration::from_nanos(self.max));
-        }
-        let mut seen = 0;
-        for (i, c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Some(Duration::from_nanos(Self::value_of(i).min(self.max)));
-            }
-        }
-        Some(Duration::from_nanos(self.max))
-    }
 }
 
 /// Operations done and failed, shared by the workers and the progress line.
@@ -293,37 +213,24 @@ impl Run {
         Ok(clients)
     }
 
-    /// Draws `label: done/total` on stderr every 200 ms while the returned guard lives (only
-    /// on a terminal).
-    fn progress(&self, label: &'static str) -> Progress {
+    /// Moves the shared progress bar (messages done, or a count and rate under `--duration`)
+    /// every 200 ms while the returned guard lives (only on a terminal).
+    fn progress(&self) -> Progress {
         let stop = Arc::new(AtomicBool::new(false));
-        if !term::stderr_is_terminal() {
-            return Progress { stop, task: None };
-        }
+        let total = match self.args.duration {
+            Some(_) => None,
+            None => Some(self.args.msgs),
+        };
+        let bar = Arc::new(Bar::new(total, Unit::Messages, true));
         let tally = self.tally.clone();
-        let total = self.args.msgs;
-        let duration = self.args.duration;
         let flag = stop.clone();
+        let drawing = bar.clone();
         let task = tokio::spawn(async move {
-            let started = Instant::now();
             while !flag.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                let done = tally.done.load(Ordering::Relaxed);
-                let secs = started.elapsed().as_secs_f64().max(1e-9);
-                let of = match duration {
-                    Some(d) => format!("{:.0}s of {}", secs, format::duration(d)),
-                    None => format!(
-                        "{} of {}",
-                        format::thousands(done),
-                        format::thousands(total)
-                    ),
-                };
-                eprint!(
-                    "\r\x1b[2K{label}: {of} ({} msgs/s)",
-                    format::thousands((done as f64 / secs) as u64)
-                );
+                drawing.set(tally.done.load(Ordering::Relaxed));
             }
-            eprint!("\r\x1b[2K");
+            drawing.clear();
         });
         Progress {
             stop,
@@ -344,7 +251,7 @@ impl Run {
         }
         let publishers = Self::connect_many(conn, args.publishers).await?;
         let payload = self.payload();
-        let progress = self.progress(if with_subscribers { "pubsub" } else { "pub" });
+        let progress = self.progress();
         let started = Instant::now();
 
         let counters: Vec<Arc<(AtomicU64, AtomicU64)>> = receivers
@@ -465,7 +372,7 @@ impl Run {
         let clients = Self::connect_many(conn, args.clients).await?;
         let payload = self.payload();
         let timeout = conn.timeout;
-        let progress = self.progress("req");
+        let progress = self.progress();
         let started = Instant::now();
         let mut tasks = Vec::new();
         for (i, client) in clients.into_iter().enumerate() {
@@ -501,7 +408,7 @@ impl Run {
         Ok(vec![Row {
             role: "request",
             clients: args.clients,
-            msgs: latency.total,
+            msgs: latency.count(),
             elapsed,
             latency: Some(latency),
             errors: self.tally.failed.load(Ordering::Relaxed),
@@ -536,7 +443,7 @@ impl Run {
             let js = conn.jetstream().await?;
             stores.push(kv::bind(&js, &args.bucket).await?);
         }
-        let progress = self.progress(if gets { "kvget" } else { "kvput" });
+        let progress = self.progress();
         let started = Instant::now();
         let mut tasks = Vec::new();
         for (i, store) in stores.into_iter().enumerate() {
@@ -586,7 +493,7 @@ impl Run {
         Ok(vec![Row {
             role: if gets { "kv get" } else { "kv put" },
             clients: args.clients,
-            msgs: latency.total,
+            msgs: latency.count(),
             elapsed,
             latency: Some(latency),
             errors: self.tally.failed.load(Ordering::Relaxed),
@@ -625,8 +532,8 @@ impl Run {
             }));
         }
         let what = match args.duration {
-            Some(d) => format!("for {}", format::duration(d)),
-            None => format!("{} msgs", format::thousands(args.msgs)),
+            Some(d) => format!("for {}", units::duration(d)),
+            None => format!("{} msgs", units::thousands(args.msgs)),
         };
         let mut table = Table::new(&[
             "Role", "Clients", "Msgs", "Elapsed", "Msgs/s", "MB/s", "p50", "p99", "Errors",
@@ -634,7 +541,7 @@ impl Run {
         .title(format!(
             "gnat bench {}: {what} of {}",
             args.kind.name(),
-            format::size(size)
+            units::size(size)
         ));
         for column in [1, 2, 3, 4, 5, 6, 7, 8] {
             table = table.align(column, Align::Right);
@@ -644,18 +551,18 @@ impl Run {
                 r.latency
                     .as_ref()
                     .and_then(|h| h.quantile(p))
-                    .map_or("-".to_string(), format::latency)
+                    .map_or("-".to_string(), units::latency)
             };
             table.row(vec![
                 r.role.to_string(),
                 r.clients.to_string(),
-                format::thousands(r.msgs),
-                format::short_duration(r.elapsed),
-                format::thousands(r.rate().round() as u64),
+                units::thousands(r.msgs),
+                units::short_duration(r.elapsed),
+                units::thousands(r.rate().round() as u64),
                 format!("{:.2}", mb(r)),
                 q(0.5),
                 q(0.99),
-                format::thousands(r.errors),
+                units::thousands(r.errors),
             ]);
         }
         term::out(table.render().as_bytes())
@@ -691,44 +598,6 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn histogram_quantiles() {
-        let mut h = Histogram::new();
-        assert_eq!(h.quantile(0.5), None);
-        for us in 1..=100u64 {
-            h.record(Duration::from_micros(us));
-        }
-        let p50 = h.quantile(0.5).unwrap().as_nanos() as f64;
-        let p99 = h.quantile(0.99).unwrap().as_nanos() as f64;
-        assert!((p50 / 50_000.0 - 1.0).abs() < 0.02, "{p50}");
-        assert!((p99 / 99_000.0 - 1.0).abs() < 0.02, "{p99}");
-        assert_eq!(h.quantile(1.0), Some(Duration::from_micros(100)));
-        let mut other = Histogram::new();
-        other.record(Duration::from_secs(3));
-        h.merge(&other);
-        assert_eq!(h.total, 101);
-        assert_eq!(h.quantile(1.0), Some(Duration::from_secs(3)));
-    }
-
-    #[test]
-    fn histogram_buckets_are_monotonic_and_exact_when_small() {
-        for v in 0..SUB {
-            assert_eq!(Histogram::value_of(Histogram::index(v)), v);
-        }
-        let mut last = 0;
-        for shift in 0..58 {
-            for m in [0u64, 1, 31, 63] {
-                let v = (SUB + m) << shift;
-                let i = Histogram::index(v);
-                assert!(i >= last, "{v}");
-                last = i;
-                let back = Histogram::value_of(i) as f64;
-                assert!((back / v as f64 - 1.0).abs() < 0.02, "{v} -> {back}");
-            }
-        }
-        assert!(Histogram::index(u64::MAX) < Histogram::new().counts.len());
-    }
 
     #[test]
     fn shares_add_up() {

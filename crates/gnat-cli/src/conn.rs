@@ -8,7 +8,7 @@ use kv::jetstream::Context;
 use kv::jetstream::client::{Client, ConnectOptions};
 
 use crate::error::{CliError, Result};
-use crate::format::parse_duration;
+use crate::units::parse_duration;
 
 /// The server when neither `--server` nor `NATS_URL` names one.
 pub(crate) const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
@@ -53,8 +53,16 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub(crate) tlsca: Option<PathBuf>,
 
+    /// Use this context (natscli's context files) for the flags not given
+    #[arg(long, value_name = "NAME", global = true)]
+    pub(crate) context: Option<String>,
+
+    /// The JetStream domain to talk to
+    #[arg(long, value_name = "DOMAIN", global = true)]
+    pub(crate) js_domain: Option<String>,
+
     /// Timeout of connecting and of each request
-    #[arg(long, value_name = "DURATION", global = true, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", global = true, default_value = "5s", value_parser = parse_timeout)]
     pub(crate) timeout: Duration,
 }
 
@@ -91,6 +99,15 @@ impl ConnectionArgs {
                 .nkey(&seed)
                 .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
         }
+        for (flag, path) in [
+            ("--tlsca", &self.tlsca),
+            ("--tlscert", &self.tlscert),
+            ("--tlskey", &self.tlskey),
+        ] {
+            if let Some(p) = path {
+                readable(flag, p)?;
+            }
+        }
         if let Some(ca) = &self.tlsca {
             opts = opts.add_root_certificate(ca.clone());
         }
@@ -111,8 +128,32 @@ impl ConnectionArgs {
 
     /// Connects and returns a JetStream context on the connection.
     pub(crate) async fn jetstream(&self) -> Result<Context> {
-        Ok(Context::new(self.connect().await?))
+        if let Some(domain) = &self.js_domain {
+            kv::jetstream::context::validate_token("domain", domain)?;
+        }
+        let client = self.connect().await?;
+        Ok(match &self.js_domain {
+            Some(domain) => Context::with_domain(client, domain)?,
+            None => Context::new(client),
+        })
     }
+}
+
+/// A `--timeout`: a duration above zero.
+fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("the timeout must be above zero".to_string());
+    }
+    Ok(d)
+}
+
+/// Checks that a file named by a flag can be read, so that a typo is a usage error (exit 2)
+/// rather than a failed connection.
+fn readable(flag: &str, path: &std::path::Path) -> Result<()> {
+    std::fs::File::open(path)
+        .map(|_| ())
+        .map_err(|e| CliError::usage(format!("{flag} {}: {e}", path.display())))
 }
 
 /// The nkey seed in `path`: its first line that looks like a user seed.
@@ -141,6 +182,8 @@ mod tests {
             tlscert: None,
             tlskey: None,
             tlsca: None,
+            context: None,
+            js_domain: None,
             timeout: Duration::from_secs(5),
         }
     }

@@ -20,6 +20,9 @@ pub(crate) enum Failure {
     Refused,
     /// Stdout was closed by the reader (`gnat kv watch | head -1`): exit code 0, no message.
     Quiet,
+    /// A monitoring check's status (Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), already
+    /// printed: this exit code, no message.
+    Status(u8),
 }
 
 impl Failure {
@@ -27,6 +30,7 @@ impl Failure {
     pub(crate) fn exit_code(self) -> u8 {
         match self {
             Failure::Quiet => 0,
+            Failure::Status(code) => code,
             Failure::Other => 1,
             Failure::Usage => 2,
             Failure::Connection => 3,

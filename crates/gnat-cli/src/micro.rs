@@ -14,8 +14,9 @@ use service::{Discovery, InfoResponse, Metadata, StatsResponse};
 
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Failure, Result};
-use crate::format::{self, Align, Table};
+use crate::table::{Align, Table, value_cell};
 use crate::term;
+use crate::units;
 
 /// `gnat micro …`.
 #[derive(Debug, Subcommand)]
@@ -134,11 +135,11 @@ pub(crate) fn ls_table(name: Option<&str>, infos: &[InfoResponse]) -> String {
 }
 
 fn cell(text: &str) -> String {
-    format::value_cell(text.as_bytes(), 60)
+    value_cell(text.as_bytes(), 60)
 }
 
 fn nanos(n: u64) -> String {
-    format::duration(Duration::from_nanos(n))
+    units::duration(Duration::from_nanos(n))
 }
 
 async fn info(discovery: &Discovery, name: &str, id: Option<&str>, json: bool) -> Result<()> {
@@ -280,8 +281,8 @@ pub(crate) fn stats_table(name: &str, all: &[StatsResponse]) -> String {
             table.row(vec![
                 if i == 0 { s.id.clone() } else { String::new() },
                 cell(&e.name),
-                format::thousands(e.num_requests),
-                format::thousands(e.num_errors),
+                units::thousands(e.num_requests),
+                units::thousands(e.num_errors),
                 nanos(e.processing_time),
                 nanos(e.average_processing_time),
             ]);
@@ -293,8 +294,8 @@ pub(crate) fn stats_table(name: &str, all: &[StatsResponse]) -> String {
     table.row(vec![
         String::new(),
         "total".to_string(),
-        format::thousands(requests),
-        format::thousands(errors),
+        units::thousands(requests),
+        units::thousands(errors),
         nanos(time),
         nanos(time.checked_div(requests).unwrap_or(0)),
     ]);
@@ -322,7 +323,7 @@ async fn ping(discovery: &Discovery, name: Option<&str>, json: bool) -> Result<(
     let mut out = String::new();
     for (p, rtt) in &pings {
         let who = format!("{} {}", p.name, p.id);
-        let _ = writeln!(out, "{who:<50} rtt={}", format::latency(*rtt));
+        let _ = writeln!(out, "{who:<50} rtt={}", units::latency(*rtt));
     }
     term::out(out.as_bytes())
 }

@@ -5,23 +5,24 @@
 //! commands.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use object::jetstream::Context;
 use object::{Config, ObjectInfo, ObjectMeta, Placement, Status, StorageType, WatchEvent};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 
+use crate::clock::Civil;
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
-use crate::format::{self, Align, Civil, Table, parse_duration, parse_size};
+use crate::json::base64_decode;
 use crate::kv_commands::Storage;
+use crate::progress::{Bar, Counting, Unit};
+use crate::table::{Align, Columns, Table, capitalized};
 use crate::term;
+use crate::units::{self, parse_duration, parse_size};
 
 /// Puts and gets above this size draw a progress bar (when stderr is a terminal).
 const PROGRESS_ABOVE: u64 = 4 << 20;
@@ -267,7 +268,7 @@ pub(crate) async fn run(conn: &ConnectionArgs, command: ObjectCommand) -> Result
                     term::confirm(
                         &format!(
                             "Delete {} byte file {bucket} > {name}?",
-                            format::size(info.size)
+                            units::size(info.size)
                         ),
                         &format!("delete {bucket} > {name}"),
                         force,
@@ -387,7 +388,11 @@ async fn put(js: &Context, args: PutArgs) -> Result<()> {
                 .await
                 .map_err(|e| CliError::other(format!("cannot open {}: {e}", path.display())))?;
             let total = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-            let bar = Progress::new(total, !args.no_progress);
+            let bar = Bar::new(
+                Some(total),
+                Unit::Bytes,
+                !args.no_progress && total > PROGRESS_ABOVE,
+            );
             let info = store
                 .put(
                     meta,
@@ -442,7 +447,11 @@ async fn get(js: &Context, args: GetArgs) -> Result<()> {
     let mut file = tokio::fs::File::create(&out)
         .await
         .map_err(|e| CliError::other(format!("cannot create {}: {e}", out.display())))?;
-    let bar = Progress::new(info.size, !args.no_progress);
+    let bar = Bar::new(
+        Some(info.size),
+        Unit::Bytes,
+        !args.no_progress && info.size > PROGRESS_ABOVE,
+    );
     let mut written: u64 = 0;
     let copied: Result<()> = async {
         while let Some(chunk) = reader.next_chunk().await {
@@ -464,13 +473,13 @@ async fn get(js: &Context, args: GetArgs) -> Result<()> {
     let elapsed = start.elapsed();
     let mut line = format!(
         "Wrote: {} to {} in {}",
-        format::size(written),
+        units::size(written),
         out.display(),
-        format::short_duration(elapsed)
+        units::short_duration(elapsed)
     );
     if elapsed > Duration::from_secs(2) {
         let rate = written as f64 / elapsed.as_secs_f64();
-        let _ = write!(line, " average {}/s", format::size(rate as u64));
+        let _ = write!(line, " average {}/s", units::size(rate as u64));
     }
     term::outln(&line)
 }
@@ -499,8 +508,8 @@ async fn list_buckets(js: &Context, names: bool, json: bool) -> Result<()> {
             s.bucket().to_string(),
             s.description().unwrap_or("").to_string(),
             Civil::of(info.created).datetime(),
-            format::size(s.size()),
-            format::short_duration(info.state.last_ts.elapsed()),
+            units::size(s.size()),
+            units::short_duration(info.state.last_ts.elapsed()),
         ]);
     }
     term::out(table.render().as_bytes())
@@ -538,7 +547,7 @@ async fn list_objects(
         };
         table.row(vec![
             name,
-            format::size(o.size),
+            units::size(o.size),
             Civil::of(o.mtime).rfc3339(),
         ]);
     }
@@ -584,8 +593,8 @@ fn watch_line(info: &ObjectInfo) -> String {
             "[{when}] PUT {} > {}: {} bytes in {} chunks",
             info.bucket,
             info.name,
-            format::size(info.size),
-            format::thousands(info.chunks)
+            units::size(info.size),
+            units::thousands(info.chunks)
         )
     }
 }
@@ -601,54 +610,33 @@ fn show_status(status: &Status, json: bool) -> Result<()> {
 /// The information block `nats object info <bucket>` prints.
 fn bucket_info(status: &Status) -> String {
     let info = status.stream_info();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let mut c = Columns::new(format!(
         "Information for Object Store Bucket {} created {}",
         status.bucket(),
         Civil::of(info.created).rfc3339()
-    );
-    out.push_str("\nConfiguration:\n\n");
-    let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "{label:>21}: {value}");
-    };
-    field("Bucket Name", status.bucket());
-    if let Some(d) = status.description().filter(|d| !d.is_empty()) {
-        field("Description", d);
-    }
-    field("Replicas", &status.replicas().to_string());
-    field("TTL", &format::limit_duration(status.ttl()));
-    field("Sealed", &status.sealed().to_string());
-    field("Size", &format::size(status.size()));
-    field(
-        "Maximum Bucket Size",
-        &format::limit_size(status.max_bytes()),
-    );
-    field("Storage", &capitalized(status.storage().as_str()));
-    field("Compressed", &status.is_compressed().to_string());
-    field("Backing Store Kind", status.backing_store());
-    field("JetStream Stream", &info.config.name);
+    ));
+    c.label_width(21).section("Configuration");
+    c.field("Bucket Name", status.bucket());
+    c.field_if_some("Description", status.description());
+    c.field("Replicas", status.replicas());
+    c.field("TTL", units::limit_duration(status.ttl()));
+    c.field("Sealed", status.sealed());
+    c.field("Size", units::size(status.size()));
+    c.field("Maximum Bucket Size", units::limit_size(status.max_bytes()));
+    c.field("Storage", capitalized(status.storage().as_str()));
+    c.field("Compressed", status.is_compressed());
+    c.field("Backing Store Kind", status.backing_store());
+    c.field("JetStream Stream", &info.config.name);
     let config = status.config();
     let mut pairs: Vec<(&String, &String)> = config.metadata.iter().collect();
     pairs.sort();
     for (i, (k, v)) in pairs.iter().enumerate() {
-        let label = if i == 0 { "Metadata" } else { "" };
-        let _ = writeln!(out, "{label:>21}: {k}: {v}");
+        c.field(if i == 0 { "Metadata" } else { "" }, format!("{k}: {v}"));
     }
     if let Some(cluster) = &info.cluster {
-        out.push_str("\nCluster Information:\n\n");
-        let _ = writeln!(
-            out,
-            "{:>21}: {}",
-            "Name",
-            cluster.name.as_deref().unwrap_or("")
-        );
-        let _ = writeln!(
-            out,
-            "{:>21}: {}",
-            "Leader",
-            cluster.leader.as_deref().unwrap_or("")
-        );
+        c.section("Cluster Information");
+        c.field("Name", cluster.name.as_deref().unwrap_or(""));
+        c.field("Leader", cluster.leader.as_deref().unwrap_or(""));
         for peer in &cluster.replicas {
             let state = if peer.offline {
                 "offline"
@@ -657,18 +645,10 @@ fn bucket_info(status: &Status) -> String {
             } else {
                 "outdated"
             };
-            let _ = writeln!(out, "{:>21}: {}, {state}", "Replica", peer.name);
+            c.field("Replica", format!("{}, {state}", peer.name));
         }
     }
-    out
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    c.render()
 }
 
 /// The digest as `nats object info` shows it: the algorithm and the bytes in hex.
@@ -679,7 +659,7 @@ fn digest_hex(digest: Option<&str>) -> String {
     let Some((algo, value)) = d.split_once('=') else {
         return d.to_string();
     };
-    match decode_base64(value) {
+    match base64_decode(value) {
         Some(bytes) => {
             let mut hex = String::with_capacity(bytes.len() * 2);
             for b in bytes {
@@ -691,64 +671,35 @@ fn digest_hex(digest: Option<&str>) -> String {
     }
 }
 
-/// Base64 in either alphabet, padded or not.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
 /// The information block `nats object info <bucket> <name>` prints.
 fn object_info(info: &ObjectInfo) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Object information for {} > {}\n",
+    let mut c = Columns::new(format!(
+        "Object information for {} > {}",
         info.bucket, info.name
-    );
-    let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "{label:>17}: {value}");
-    };
-    if let Some(d) = info.description.as_deref().filter(|d| !d.is_empty()) {
-        field("Description", d);
-    }
-    field("Size", &format::size(info.size));
-    field("Modification Time", &Civil::of(info.mtime).rfc3339());
-    field("Chunks", &format::thousands(info.chunks));
-    field("Digest", &digest_hex(info.digest.as_deref()));
+    ));
+    c.label_width(17);
+    c.field_if_some("Description", info.description.as_deref());
+    c.field("Size", units::size(info.size));
+    c.field("Modification Time", Civil::of(info.mtime).rfc3339());
+    c.field("Chunks", units::thousands(info.chunks));
+    c.field("Digest", digest_hex(info.digest.as_deref()));
     if info.deleted {
-        field("Deleted", "true");
+        c.field("Deleted", true);
     }
     if let Some(link) = info.link() {
         match link.name.as_deref() {
-            Some(n) if !n.is_empty() => field("Link", &format!("{} > {n}", link.bucket)),
-            _ => field("Link", &format!("bucket {}", link.bucket)),
-        }
+            Some(n) if !n.is_empty() => c.field("Link", format!("{} > {n}", link.bucket)),
+            _ => c.field("Link", format!("bucket {}", link.bucket)),
+        };
     }
     let mut first = true;
     for (k, values) in &info.headers {
         for v in values {
-            field(if first { "Headers" } else { "" }, &format!("{k}: {v}"));
+            c.field(if first { "Headers" } else { "" }, format!("{k}: {v}"));
             first = false;
         }
     }
-    out
+    c.render()
 }
 
 /// An object's info as JSON: the stored fields plus `mtime`.
@@ -776,102 +727,6 @@ fn status_json(status: &Status) -> Value {
     })
 }
 
-/// A progress bar on stderr, drawn at most ten times a second, only for large transfers when
-/// stderr is a terminal.
-struct Progress {
-    total: u64,
-    on: bool,
-    start: Instant,
-    state: std::sync::Mutex<(u64, Instant)>,
-}
-
-impl Progress {
-    fn new(total: u64, wanted: bool) -> Progress {
-        let now = Instant::now();
-        Progress {
-            total,
-            on: wanted && total > PROGRESS_ABOVE && term::stderr_is_terminal(),
-            start: now,
-            state: std::sync::Mutex::new((0, now)),
-        }
-    }
-
-    fn set(&self, done: u64) {
-        if !self.on {
-            return;
-        }
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
-        state.0 = done;
-        if state.1.elapsed() < Duration::from_millis(100) && done < self.total {
-            return;
-        }
-        state.1 = Instant::now();
-        eprint!(
-            "\r{}",
-            progress_line(done, self.total, self.start.elapsed())
-        );
-        let _ = std::io::stderr().flush();
-    }
-
-    fn add(&self, n: u64) {
-        let done = self.state.lock().map(|s| s.0).unwrap_or(0) + n;
-        self.set(done);
-    }
-
-    fn finish(&self) {
-        if self.on {
-            let done = self.state.lock().map(|s| s.0).unwrap_or(0);
-            eprintln!(
-                "\r{}",
-                progress_line(done, self.total, self.start.elapsed())
-            );
-        }
-    }
-}
-
-/// `[=========>          ]  45% 45 MiB / 100 MiB  12 MiB/s`.
-fn progress_line(done: u64, total: u64, elapsed: Duration) -> String {
-    const WIDTH: u64 = 30;
-    let total = total.max(1);
-    let filled = (done.min(total) * WIDTH / total) as usize;
-    let mut bar = "=".repeat(filled);
-    if filled < WIDTH as usize {
-        bar.push('>');
-    }
-    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
-    format!(
-        "[{bar:<30}] {:>3}% {} / {}  {}/s   ",
-        done.min(total) * 100 / total,
-        format::size(done),
-        format::size(total),
-        format::size(rate as u64)
-    )
-}
-
-/// A reader that moves the progress bar as it is read.
-struct Counting<'a, R> {
-    inner: R,
-    bar: &'a Progress,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Counting<'_, R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len().saturating_sub(before) as u64;
-        if n > 0 {
-            self.bar.add(n);
-        }
-        result
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -883,14 +738,6 @@ mod tests {
             "SHA-256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(digest_hex(None), "");
-    }
-
-    #[test]
-    fn progress_lines() {
-        let line = progress_line(50 << 20, 100 << 20, Duration::from_secs(1));
-        assert!(line.starts_with("[===============>"), "{line}");
-        assert!(line.contains(" 50% 50 MiB / 100 MiB  50 MiB/s"), "{line}");
-        assert!(progress_line(5, 5, Duration::ZERO).contains("100%"));
     }
 
     #[test]

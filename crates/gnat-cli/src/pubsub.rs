@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
-use crate::format;
+use crate::json::put_payload;
 use crate::term;
+use crate::units;
 
 /// `gnat pub`.
 #[derive(Debug, Args)]
@@ -173,7 +174,7 @@ pub(crate) fn message_json(msg: &Message) -> Value {
     if let Some(status) = msg.status() {
         object.insert("status".into(), Value::from(status.as_u16()));
     }
-    format::put_payload(&mut object, "payload", &msg.payload);
+    put_payload(&mut object, "payload", &msg.payload);
     Value::Object(object)
 }
 
@@ -239,7 +240,7 @@ pub(crate) async fn req(conn: &ConnectionArgs, args: ReqArgs) -> Result<()> {
     let started = Instant::now();
     let reply = client.send_request(&args.subject, request).await?;
     let rtt = started.elapsed();
-    eprintln!("Received with rtt {}", format::short_duration(rtt));
+    eprintln!("Received with rtt {}", units::short_duration(rtt));
     if args.json {
         let mut value = message_json(&reply);
         if let Value::Object(o) = &mut value {

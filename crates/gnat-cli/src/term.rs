@@ -76,6 +76,22 @@ pub(crate) fn confirm(question: &str, action: &str, force: bool) -> Result<()> {
     }
 }
 
+/// Asks a yes/no `question` on the terminal; an empty answer is `default`.
+pub(crate) fn ask_yes(question: &str, default: bool) -> Result<bool> {
+    let answer = tokio::task::block_in_place(|| {
+        eprint!("? {question} [{}] ", if default { "Y/n" } else { "y/N" });
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .map_err(|e| CliError::other(format!("reading the answer: {e}")))?;
+    Ok(if answer.trim().is_empty() {
+        default
+    } else {
+        is_yes(&answer)
+    })
+}
+
 /// `y` or `yes`, any case.
 fn is_yes(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")

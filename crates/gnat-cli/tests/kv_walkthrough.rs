@@ -154,8 +154,13 @@ fn the_seed_walkthrough() {
     g.ok(&["kv", "put", "Bucket1", "Key2", "x"]);
     assert_eq!(g.ok(&["kv", "ls", "Bucket1"]), "Key1\nKey2\n");
 
-    // del of a key: get no longer finds it, history shows the DEL, create succeeds again.
-    assert_eq!(g.ok(&["kv", "del", "Bucket1", "Key1"]), "");
+    // del of a key asks first, like `nats kv del` (no terminal here: refused, exit 2, the
+    // key still there); -f skips the question. Then get no longer finds it, history shows
+    // the DEL, create succeeds again.
+    let err = g.fails(&["kv", "del", "Bucket1", "Key1"], 2);
+    assert!(err.contains("-f"), "{err}");
+    g.ok(&["kv", "get", "Bucket1", "Key1"]);
+    assert_eq!(g.ok(&["kv", "del", "-f", "Bucket1", "Key1"]), "");
     let err = g.fails(&["kv", "get", "Bucket1", "Key1"], 4);
     assert!(
         err.starts_with("gnat: error: ") && err.contains("not found"),
@@ -170,13 +175,15 @@ fn the_seed_walkthrough() {
     assert_eq!(g.ok(&["kv", "ls", "Bucket1"]), "Key2\nKey1\n");
 
     // purge leaves only the purge marker; compact then removes it.
-    g.ok(&["kv", "purge", "Bucket1", "Key2"]);
+    g.fails(&["kv", "purge", "Bucket1", "Key2"], 2);
+    g.ok(&["kv", "purge", "-f", "Bucket1", "Key2"]);
     let h = history(&g.ok(&["kv", "history", "Bucket1", "Key2"]), "Key2");
     assert_eq!(
         h.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
         ["PURGE"]
     );
-    let out = g.ok(&["kv", "compact", "--older-than", "0s", "Bucket1"]);
+    g.fails(&["kv", "compact", "--older-than", "0s", "Bucket1"], 2);
+    let out = g.ok(&["kv", "compact", "-f", "--older-than", "0s", "Bucket1"]);
     assert!(
         out.starts_with("Compacted bucket Bucket1: removed "),
         "{out}"
@@ -244,7 +251,7 @@ fn watch_prints_a_change_made_by_another_process() {
     // A change made by another process.
     g.ok(&["kv", "put", "W", "a", "2"]);
     watch.stdout_line("with a = 2", |l| l.ends_with("PUT W > a: 2"));
-    g.ok(&["kv", "del", "W", "a"]);
+    g.ok(&["kv", "del", "-f", "W", "a"]);
     watch.stdout_line("with the delete", |l| l.ends_with("DEL W > a"));
 
     // A filtered JSON watch of updates only: it prints nothing until a matching key changes,

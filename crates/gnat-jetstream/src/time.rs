@@ -32,7 +32,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 /// The civil date `(year, month 1–12, day 1–31)`, proleptic Gregorian, of a day count from
 /// 1970-01-01 (negative before it). Meant for the RFC 3339 years 0000–9999; a count within a
 /// million days of `i64::MAX` overflows.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -41,10 +41,14 @@ impl From<Output> for Run {
     }
 }
 
-/// `gnat <args>` with no server flag and no `NATS_URL`.
+/// `gnat <args>` with no server flag, no `NATS_URL` and no natscli contexts.
 pub fn bare(args: &[&str]) -> Command {
     let mut cmd = Command::new(GNAT);
-    cmd.args(args).env_remove("NATS_URL");
+    // No natscli context of the machine's user may change what the tests talk to.
+    cmd.args(args).env_remove("NATS_URL").env(
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("gnat-tests-no-config"),
+    );
     cmd
 }
 
@@ -52,6 +56,13 @@ impl Gnat {
     /// Starts a JetStream server.
     pub fn start() -> Gnat {
         let server = NatsServer::start_jetstream();
+        let url = server.url();
+        Gnat { server, url }
+    }
+
+    /// Starts a server without JetStream.
+    pub fn start_core() -> Gnat {
+        let server = NatsServer::start();
         let url = server.url();
         Gnat { server, url }
     }

@@ -7,12 +7,18 @@ use kv::jetstream::Context;
 use kv::{Config, StorageType, Store, WatchEvent, WatchOptions};
 use serde_json::{Value, json};
 
+use crate::clock::Civil;
 use crate::conn::ConnectionArgs;
 use crate::error::{CliError, Result};
-use crate::format::{self, Align, Civil, Table, parse_duration, parse_size};
+use crate::table::{Align, Table};
 use crate::term;
+use crate::units::{self, parse_duration, parse_size};
+
+mod show;
 
 /// The Key-Value subcommands.
+// Parsed once per run: the size of `add`'s many flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum KvCommand {
     /// Adds a new Key-Value bucket
@@ -33,7 +39,7 @@ pub(crate) enum KvCommand {
         /// The key
         key: String,
         /// The value at this revision instead of the latest
-        #[arg(long, value_name = "REVISION")]
+        #[arg(long, value_name = "REVISION", value_parser = clap::value_parser!(u64).range(1..))]
         revision: Option<u64>,
         /// Print only the value, byte for byte (no newline added)
         #[arg(long, conflicts_with = "json")]
@@ -67,9 +73,9 @@ pub(crate) enum KvCommand {
     Del {
         /// The bucket
         bucket: String,
-        /// The key [default: the whole bucket, after confirmation]
+        /// The key [default: the whole bucket]
         key: Option<String>,
-        /// Delete the bucket without asking
+        /// Delete without asking
         #[arg(short, long)]
         force: bool,
     },
@@ -79,6 +85,9 @@ pub(crate) enum KvCommand {
         bucket: String,
         /// The key
         key: String,
+        /// Purge without asking
+        #[arg(short, long)]
+        force: bool,
     },
     /// Shows the retained history of a key
     History {
@@ -118,9 +127,17 @@ pub(crate) enum KvCommand {
     Ls {
         /// The bucket whose keys to list [default: list the buckets]
         bucket: Option<String>,
+        /// With a bucket: only the keys matching this filter
+        filter: Option<String>,
         /// Only the bucket names, one per line
         #[arg(short, long)]
         names: bool,
+        /// A table: the buckets (without a bucket), or the keys with their revisions
+        #[arg(short, long)]
+        verbose: bool,
+        /// With --verbose and a bucket: show the values too
+        #[arg(long)]
+        display_value: bool,
         /// Print the list as JSON
         #[arg(long)]
         json: bool,
@@ -132,6 +149,9 @@ pub(crate) enum KvCommand {
         /// Keep delete markers younger than this (0: remove them all)
         #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
         older_than: Duration,
+        /// Compact without asking
+        #[arg(short, long)]
+        force: bool,
     },
 }
 
@@ -141,7 +161,7 @@ pub(crate) struct AddArgs {
     /// The bucket to create
     bucket: String,
     /// How many revisions of each key to keep (1 to 64)
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     history: u32,
     /// How long values are kept [default: forever]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -167,6 +187,34 @@ pub(crate) struct AddArgs {
     /// Turn on limit markers (and per-key TTLs) with this marker TTL
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     marker_ttl: Option<Duration>,
+    /// Place the bucket on servers that have these tags (repeat or comma-separate)
+    #[arg(long, value_delimiter = ',', value_name = "TAG")]
+    tags: Vec<String>,
+    /// Place the bucket in this cluster
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Republish the values of these keys (a subject such as `$KV.B.>`) to
+    /// --republish-destination
+    #[arg(long, value_name = "SRC", requires = "republish_destination")]
+    republish_source: Option<String>,
+    /// Where changes are republished
+    #[arg(long, value_name = "DEST")]
+    republish_destination: Option<String>,
+    /// Republish only the headers, no values
+    #[arg(long, requires = "republish_destination")]
+    republish_headers: bool,
+    /// Make the bucket a mirror of another bucket
+    #[arg(long, value_name = "BUCKET", conflicts_with = "sources")]
+    mirror: Option<String>,
+    /// With --mirror: the JetStream domain the mirrored bucket is in
+    #[arg(long, value_name = "DOMAIN", requires = "mirror")]
+    mirror_domain: Option<String>,
+    /// Source the values of another bucket into this one (repeat for several)
+    #[arg(long = "source", value_name = "BUCKET")]
+    sources: Vec<String>,
+    /// Metadata (repeat for several)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::stream::parse_pair)]
+    metadata: Vec<(String, String)>,
     /// Print the new bucket's status as JSON
     #[arg(long)]
     json: bool,
@@ -198,7 +246,7 @@ pub(crate) struct WatchArgs {
     #[arg(long)]
     ignore_deletes: bool,
     /// Start at this revision
-    #[arg(long, value_name = "REVISION")]
+    #[arg(long, value_name = "REVISION", value_parser = clap::value_parser!(u64).range(1..))]
     revision: Option<u64>,
     /// Print one JSON object per line
     #[arg(long)]
@@ -247,7 +295,14 @@ pub(crate) async fn run(conn: &ConnectionArgs, command: KvCommand) -> Result<()>
         }
         KvCommand::Del { bucket, key, force } => match key {
             Some(key) => {
-                kv::bind(&js, &bucket).await?.delete(&key).await?;
+                let store = kv::bind(&js, &bucket).await?;
+                kv::validate_key(&key)?;
+                term::confirm(
+                    &format!("Delete key {bucket} > {key}?"),
+                    &format!("delete key {bucket} > {key}"),
+                    force,
+                )?;
+                store.delete(&key).await?;
                 Ok(())
             }
             None => {
@@ -261,8 +316,15 @@ pub(crate) async fn run(conn: &ConnectionArgs, command: KvCommand) -> Result<()>
                 Ok(())
             }
         },
-        KvCommand::Purge { bucket, key } => {
-            kv::bind(&js, &bucket).await?.purge(&key).await?;
+        KvCommand::Purge { bucket, key, force } => {
+            let store = kv::bind(&js, &bucket).await?;
+            kv::validate_key(&key)?;
+            term::confirm(
+                &format!("Purge key {bucket} > {key}?"),
+                &format!("purge key {bucket} > {key}"),
+                force,
+            )?;
+            store.purge(&key).await?;
             Ok(())
         }
         KvCommand::History { bucket, key, json } => {
@@ -282,16 +344,41 @@ pub(crate) async fn run(conn: &ConnectionArgs, command: KvCommand) -> Result<()>
         KvCommand::Watch(args) => watch(&js, args).await,
         KvCommand::Ls {
             bucket: Some(bucket),
+            filter,
             json,
+            verbose,
+            display_value,
             ..
-        } => list_keys(&js, &bucket, json).await,
+        } => {
+            list_keys(
+                &js,
+                &bucket,
+                filter.as_deref(),
+                json,
+                verbose,
+                display_value,
+            )
+            .await
+        }
         KvCommand::Ls {
             bucket: None,
             names,
             json,
+            ..
         } => list_buckets(&js, names, json).await,
-        KvCommand::Compact { bucket, older_than } => {
+        KvCommand::Compact {
+            bucket,
+            older_than,
+            force,
+        } => {
             let store = kv::bind(&js, &bucket).await?;
+            term::confirm(
+                &format!(
+                    "Purge all historic values and audit trails for deleted keys in bucket {bucket}?"
+                ),
+                &format!("compact bucket {bucket}"),
+                force,
+            )?;
             let removed = store.purge_deletes(older_than).await?;
             term::outln(&format!(
                 "Compacted bucket {bucket}: removed {removed} messages"
@@ -341,6 +428,41 @@ async fn add(js: &Context, args: AddArgs) -> Result<()> {
     if let Some(ttl) = args.marker_ttl {
         config = config.limit_marker_ttl(ttl);
     }
+    if !args.tags.is_empty() || args.cluster.is_some() {
+        config = config.placement(kv::Placement {
+            tags: (!args.tags.is_empty()).then(|| args.tags.clone()),
+            cluster: args.cluster.clone(),
+            ..kv::Placement::default()
+        });
+    }
+    if let Some(dest) = &args.republish_destination {
+        let republish = kv::Republish {
+            src: Some(
+                args.republish_source
+                    .clone()
+                    .unwrap_or_else(|| ">".to_string()),
+            ),
+            dest: dest.clone(),
+            headers_only: args.republish_headers.then_some(true),
+        };
+        config = config.republish(republish);
+    }
+    if let Some(origin) = &args.mirror {
+        kv::validate_bucket(origin)?;
+        let mut source = kv::StreamSource::new(origin.clone());
+        if let Some(domain) = &args.mirror_domain {
+            kv::jetstream::context::validate_token("domain", domain)?;
+            source = source.external(format!("$JS.{domain}.API"), None);
+        }
+        config = config.mirror(source);
+    }
+    for origin in &args.sources {
+        kv::validate_bucket(origin)?;
+        config = config.source(kv::StreamSource::new(origin.clone()));
+    }
+    for (k, v) in &args.metadata {
+        config = config.metadata(k.clone(), v.clone());
+    }
     let store = kv::create_bucket(js, config).await?;
     let status = store.status().await?;
     print_status(&status, args.json)
@@ -348,9 +470,9 @@ async fn add(js: &Context, args: AddArgs) -> Result<()> {
 
 fn print_status(status: &kv::Status, json: bool) -> Result<()> {
     if json {
-        term::json(&format::status_json(status))
+        term::json(&show::status_json(status))
     } else {
-        term::out(format::bucket_info(status).as_bytes())
+        term::out(show::bucket_info(status).as_bytes())
     }
 }
 
@@ -373,12 +495,12 @@ async fn get(
             })?,
         };
     if json {
-        return term::json(&format::entry_json(&entry));
+        return term::json(&show::entry_json(&entry));
     }
     if raw {
         return term::out(&entry.value);
     }
-    let mut text = format::get_header(&entry).into_bytes();
+    let mut text = show::get_header(&entry).into_bytes();
     text.extend_from_slice(b"\n\n");
     text.extend_from_slice(&entry.value);
     text.push(b'\n');
@@ -394,10 +516,10 @@ async fn history(store: &Store, key: &str, json: bool) -> Result<()> {
         )));
     }
     if json {
-        let list: Vec<Value> = entries.iter().map(format::entry_json).collect();
+        let list: Vec<Value> = entries.iter().map(show::entry_json).collect();
         return term::json(&Value::Array(list));
     }
-    term::out(format::history_table(store.bucket(), key, &entries).as_bytes())
+    term::out(show::history_table(store.bucket(), key, &entries).as_bytes())
 }
 
 async fn revert(js: &Context, bucket: &str, key: &str, revision: u64, force: bool) -> Result<()> {
@@ -446,9 +568,9 @@ async fn watch(js: &Context, args: WatchArgs) -> Result<()> {
                 Some(Ok(WatchEvent::InitialDone)) => {}
                 Some(Ok(WatchEvent::Entry(entry))) => {
                     if args.json {
-                        term::json_line(&format::entry_json(&entry))?;
+                        term::json_line(&show::entry_json(&entry))?;
                     } else {
-                        term::outln(&format::watch_line(&entry))?;
+                        term::outln(&show::watch_line(&entry))?;
                     }
                 }
             },
@@ -456,15 +578,52 @@ async fn watch(js: &Context, args: WatchArgs) -> Result<()> {
     }
 }
 
-async fn list_keys(js: &Context, bucket: &str, json: bool) -> Result<()> {
+async fn list_keys(
+    js: &Context,
+    bucket: &str,
+    filter: Option<&str>,
+    json: bool,
+    verbose: bool,
+    display_value: bool,
+) -> Result<()> {
     let store = kv::bind(js, bucket).await?;
-    let keys = store.keys().await?;
+    let keys = match filter {
+        Some(f) => store.keys_matching([f]).await?,
+        None => store.keys().await?,
+    };
     if json {
         return term::json(&json!(keys));
     }
     if keys.is_empty() {
         eprintln!("No keys found in bucket {bucket}");
         return Ok(());
+    }
+    if verbose {
+        let mut headers = vec!["Key", "Created", "Delta", "Revision"];
+        if display_value {
+            headers.push("Value");
+        }
+        let mut table = Table::new(&headers)
+            .title(format!("Contents for bucket '{bucket}'"))
+            .align(2, Align::Right)
+            .align(3, Align::Right);
+        for key in &keys {
+            // A key deleted since the listing is skipped.
+            let Some(e) = store.entry(key).await? else {
+                continue;
+            };
+            let mut row = vec![
+                e.key.to_string(),
+                Civil::of(e.created).datetime(),
+                e.delta.to_string(),
+                e.revision.to_string(),
+            ];
+            if display_value {
+                row.push(crate::table::value_cell(&e.value, 60));
+            }
+            table.row(row);
+        }
+        return term::out(table.render().as_bytes());
     }
     let mut text = String::new();
     for key in keys {
@@ -487,7 +646,7 @@ async fn list_buckets(js: &Context, names: bool, json: bool) -> Result<()> {
     let mut statuses = kv::bucket_statuses(js).await?;
     statuses.sort_by(|a, b| a.bucket().cmp(b.bucket()));
     if json {
-        let list: Vec<Value> = statuses.iter().map(format::status_json).collect();
+        let list: Vec<Value> = statuses.iter().map(show::status_json).collect();
         return term::json(&Value::Array(list));
     }
     if statuses.is_empty() {
@@ -510,13 +669,13 @@ async fn list_buckets(js: &Context, names: bool, json: bool) -> Result<()> {
             "never".to_string()
         } else {
             let ago = Duration::from_secs(state.last_ts.elapsed().as_secs());
-            format!("{} ago", format::duration(ago))
+            format!("{} ago", units::duration(ago))
         };
         table.row(vec![
             s.bucket().to_string(),
             s.description().unwrap_or("").to_string(),
             Civil::of(s.stream_info().created).datetime(),
-            format::size(s.bytes()),
+            units::size(s.bytes()),
             s.values().to_string(),
             last,
         ]);
