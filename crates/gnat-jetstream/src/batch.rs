@@ -197,6 +197,11 @@ impl AtomicBatch {
         options: PublishOptions,
     ) -> Result<()> {
         let subject = subject.as_ref();
+        if self.sent == 0 {
+            self.ctx
+                .require_api_level(2, "atomic batch publishing")
+                .await?;
+        }
         let msg = self.prepare(subject, options, None)?;
         self.send(subject, msg).await.map(|_| ())
     }
@@ -218,6 +223,11 @@ impl AtomicBatch {
         options: PublishOptions,
     ) -> Result<BatchAck> {
         let subject = subject.as_ref();
+        if self.sent == 0 {
+            self.ctx
+                .require_api_level(2, "atomic batch publishing")
+                .await?;
+        }
         let msg = self.prepare(subject, options, Some("1"))?;
         let reply = self.send(subject, msg).await?;
         self.finish(subject, reply)
@@ -232,6 +242,9 @@ impl AtomicBatch {
                 "an end-of-batch commit needs at least one message in the batch",
             ));
         };
+        self.ctx
+            .require_api_level(4, "an end-of-batch commit (nats-server 2.14)")
+            .await?;
         let msg = self.prepare(&subject, PublishOptions::new(), Some("eob"))?;
         let reply = self.send(&subject, msg).await?;
         self.finish(&subject, reply)

@@ -260,8 +260,10 @@ impl PublishOptions {
         self
     }
 
-    /// `Nats-Required-Api-Level` (ADR-44): the server refuses the message (10185) unless its
-    /// JetStream API level is at least `level`, instead of ignoring headers it does not know.
+    /// `Nats-Required-Api-Level` (ADR-44): on a message of an [`AtomicBatch`](crate::AtomicBatch),
+    /// the server abandons the batch and refuses it (10185) unless its JetStream API level is
+    /// at least `level`, instead of ignoring headers it does not know (ADR-50). nats-server
+    /// 2.15 does not check it on single publishes.
     pub fn required_api_level(mut self, level: u32) -> Self {
         self.required_api_level = Some(level);
         self
