@@ -64,6 +64,8 @@ pub struct FastBatchAck {
     pub reports: Vec<FastReport>,
     /// Every gap and error reported, kept or not.
     pub reported: u64,
+    /// Pings sent because an ack was late (op 4).
+    pub pings: u64,
 }
 
 /// Settings of a [`FastPublisher`].
@@ -155,6 +157,8 @@ pub struct FastPublisher {
     last_subject: Option<String>,
     reports: Vec<FastReport>,
     reported: u64,
+    /// Pings sent so far.
+    pings: u64,
     /// The batch ended on the server (an error or gap in `fail` mode): only its ack is due.
     ended: bool,
     final_ack: Option<Result<PubAck>>,
@@ -212,6 +216,7 @@ impl Context {
             acked: 0,
             per_ack: 1,
             per_ack_known: false,
+            pings: 0,
             last_subject: None,
             reports: Vec::new(),
             reported: 0,
@@ -325,6 +330,7 @@ impl FastPublisher {
             sent: self.seq,
             reports: std::mem::take(&mut self.reports),
             reported: self.reported,
+            pings: self.pings,
         })
     }
 
@@ -418,6 +424,7 @@ impl FastPublisher {
     /// Op 4: asks the server to resend its flow state (and report gaps) for the highest
     /// sequence sent, without taking a sequence.
     async fn ping(&mut self) -> Result<()> {
+        self.pings += 1;
         let Some(subject) = self.last_subject.clone() else {
             return Ok(());
         };
