@@ -878,9 +878,19 @@ impl AckTable {
 /// own result: the ack, its API error, a no-stream error (503, not retried here), or a
 /// timeout after the context's timeout.
 ///
-/// Results are kept until claimed with [`ack`](Publisher::ack), [`completed`](Publisher::completed)
-/// or [`wait_all`](Publisher::wait_all). Dropping the publisher abandons pending acks (the
-/// messages may still be stored).
+/// Two shapes. [`send`](Publisher::send) keeps nothing per message: successes are counted
+/// and failures kept for [`finish`](Publisher::finish), which returns `Err` when any publish
+/// failed — the shape for "publish everything, then check", with memory bounded by the
+/// window. [`publish`](Publisher::publish) returns a `#[must_use]` [`PubAckHandle`] whose
+/// result is kept until claimed with [`ack`](Publisher::ack), [`completed`](Publisher::completed)
+/// or [`wait_all`](Publisher::wait_all) (failures never claimed are reported by `finish`).
+/// Dropping the publisher abandons pending acks (the messages may still be stored): call
+/// `finish` first. For many tasks, see [`SharedPublisher`].
+///
+/// Why a reply subscription of its own rather than the client's request mux: the client's
+/// public request API sends and waits in one future, so a send-now, ack-later pipeline on it
+/// would need a future (and its allocation) per message; the publisher's one wildcard
+/// subscription matches acks by token in publish order with no per-message allocation.
 ///
 /// ```no_run
 /// # async fn demo(js: gnat_jetstream::Context) -> Result<(), gnat_jetstream::Error> {
@@ -893,6 +903,7 @@ impl AckTable {
 /// }
 /// # Ok(()) }
 /// ```
+#[must_use = "a publisher reports failed publishes through finish() or wait_all()"]
 pub struct Publisher {
     ctx: Context,
     sub: Subscription,
