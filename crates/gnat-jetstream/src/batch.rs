@@ -24,6 +24,7 @@ use client::{HeaderMap, Request, StatusCode};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::publish::{PubAck, PublishOptions, no_stream, parse_ack};
+use crate::resend::outcome_unknown;
 
 const BATCH_ID: &str = "Nats-Batch-Id";
 const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
@@ -197,6 +198,11 @@ impl AtomicBatch {
         options: PublishOptions,
     ) -> Result<()> {
         let subject = subject.as_ref();
+        if self.sent == 0 {
+            self.ctx
+                .require_api_level(2, "atomic batch publishing")
+                .await?;
+        }
         let msg = self.prepare(subject, options, None)?;
         self.send(subject, msg).await.map(|_| ())
     }
@@ -218,9 +224,18 @@ impl AtomicBatch {
         options: PublishOptions,
     ) -> Result<BatchAck> {
         let subject = subject.as_ref();
+        if self.sent == 0 {
+            self.ctx
+                .require_api_level(2, "atomic batch publishing")
+                .await?;
+        }
         let msg = self.prepare(subject, options, Some("1"))?;
-        let reply = self.send(subject, msg).await?;
-        self.finish(subject, reply)
+        let again = msg.clone();
+        match self.send(subject, msg).await? {
+            Sent::Reply(reply) => self.finish(subject, Some(reply)),
+            Sent::CommitLost => self.recover_commit(subject, false, again).await,
+            Sent::Nothing => self.finish(subject, None),
+        }
     }
 
     /// Commits the messages added so far without adding one (`Nats-Batch-Commit: eob`,
@@ -232,9 +247,16 @@ impl AtomicBatch {
                 "an end-of-batch commit needs at least one message in the batch",
             ));
         };
+        self.ctx
+            .require_api_level(4, "an end-of-batch commit (nats-server 2.14)")
+            .await?;
         let msg = self.prepare(&subject, PublishOptions::new(), Some("eob"))?;
-        let reply = self.send(&subject, msg).await?;
-        self.finish(&subject, reply)
+        let again = msg.clone();
+        match self.send(&subject, msg).await? {
+            Sent::Reply(reply) => self.finish(&subject, Some(reply)),
+            Sent::CommitLost => self.recover_commit(&subject, true, again).await,
+            Sent::Nothing => self.finish(&subject, None),
+        }
     }
 
     /// Checks one message against the ADR-50 rules and builds its request; nothing is sent
@@ -334,19 +356,20 @@ impl AtomicBatch {
             headers,
             timeout,
             wait,
+            commit: commit.is_some(),
         })
     }
 
     /// Sends one prepared message, waiting for the reply when `wait`; a server error marks
     /// the batch failed.
-    async fn send(&mut self, subject: &str, msg: Prepared) -> Result<Option<client::Message>> {
+    async fn send(&mut self, subject: &str, msg: Prepared) -> Result<Sent> {
         let client = self.ctx.client();
         if !msg.wait {
             return match client
                 .publish_with_headers(subject, &msg.headers, msg.payload)
                 .await
             {
-                Ok(()) => Ok(None),
+                Ok(()) => Ok(Sent::Nothing),
                 Err(e) => {
                     let e = Error::from(e);
                     self.failed = Some(e.clone());
@@ -358,15 +381,94 @@ impl AtomicBatch {
             .payload(msg.payload)
             .headers(msg.headers)
             .timeout(msg.timeout);
-        let result = match client.send_request(subject, request).await {
-            Ok(reply) => check_staged(subject, &reply).map(|()| Some(reply)),
-            Err(e) if e.is_no_responders() => Err(no_stream(Some(subject))),
-            Err(e) => Err(e.into()),
+        let mut link = self.ctx.link();
+        let before = link.as_mut().map(|l| *l.borrow_and_update());
+        let send = client.send_request(subject, request);
+        let outcome = match (link.as_mut(), before) {
+            (Some(rx), Some(before)) => {
+                tokio::select! {
+                    biased;
+                    r = send => Some(r),
+                    _ = rx.wait_for(|l| l.lost_since(&before)) => None,
+                }
+            }
+            _ => Some(send.await),
+        };
+        let result = match outcome {
+            Some(Ok(reply)) => check_staged(subject, &reply).map(|()| Sent::Reply(reply)),
+            Some(Err(e)) if e.is_no_responders() => Err(no_stream(Some(subject))),
+            Some(Err(e))
+                if !matches!(
+                    e.kind(),
+                    client::ErrorKind::Disconnected | client::ErrorKind::ReconnectBufferFull
+                ) =>
+            {
+                Err(e.into())
+            }
+            // The connection was lost while waiting.
+            _ if msg.commit => Ok(Sent::CommitLost),
+            _ => Err(Error::from(client::Error::new(
+                client::ErrorKind::Disconnected,
+                "the connection was lost during the atomic batch: it is abandoned, and \
+                 nothing of it is stored since it was not committed",
+            ))),
         };
         if let Err(e) = &result {
             self.failed = Some(e.clone());
         }
         result
+    }
+
+    /// The commit was in flight when the connection dropped: after the reconnect, finds the
+    /// commit in the stream (the last message on its subject, with our batch id and
+    /// `Nats-Batch-Commit: 1`); if it is not there, the server never saw it and the batch is
+    /// still staged, so the commit is sent again. Where neither tells, the outcome is
+    /// unknown.
+    async fn recover_commit(mut self, subject: &str, eob: bool, msg: Prepared) -> Result<BatchAck> {
+        let deadline = tokio::time::Instant::now() + msg.timeout;
+        let Some(mut link) = self.ctx.link() else {
+            return Err(outcome_unknown(subject, "its state cannot be watched"));
+        };
+        let stream = self
+            .ctx
+            .after_reconnect(subject, &mut link, deadline)
+            .await?;
+        let count = if eob { self.sent - 1 } else { self.sent };
+        match self.ctx.get_last_message(&stream, subject).await {
+            Ok(last)
+                if last.headers.as_ref().is_some_and(|h| {
+                    h.get(BATCH_ID) == Some(self.id.as_str()) && h.get(BATCH_COMMIT) == Some("1")
+                }) =>
+            {
+                return Ok(BatchAck {
+                    stream,
+                    seq: last.sequence,
+                    batch: self.id,
+                    count,
+                    domain: None,
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.is_no_message() => {}
+            Err(e) => {
+                return Err(outcome_unknown(
+                    subject,
+                    format_args!("looking for the batch's commit failed: {e}"),
+                ));
+            }
+        }
+        // The server answers the resent commit definitely: an ack, or the batch's rejection
+        // (10176 when a message was lost with the connection). One case stays open: a commit
+        // that landed but whose subject another writer wrote again before the lookup.
+        match self.send(subject, msg).await {
+            Ok(Sent::Reply(reply)) => self.finish(subject, Some(reply)),
+            Ok(_) => Err(outcome_unknown(subject, "it was lost again")),
+            Err(e) if e.kind() == ErrorKind::Api => Err(e),
+            Err(e) => Err(outcome_unknown(
+                subject,
+                format_args!("the batch's commit was not found and its resend failed: {e}"),
+            )),
+        }
     }
 
     fn finish(self, subject: &str, reply: Option<client::Message>) -> Result<BatchAck> {
@@ -388,11 +490,23 @@ impl AtomicBatch {
 }
 
 /// One message of the batch, checked and ready to send.
+#[derive(Clone)]
 struct Prepared {
     payload: Bytes,
     headers: HeaderMap,
     timeout: Duration,
     wait: bool,
+    commit: bool,
+}
+
+/// What became of a sent message.
+enum Sent {
+    /// Sent without waiting for a reply.
+    Nothing,
+    /// The server's reply.
+    Reply(client::Message),
+    /// The connection was lost while the commit waited for its ack.
+    CommitLost,
 }
 
 /// An intermediate reply: empty means staged; anything else is an error ack or a status.

@@ -32,6 +32,8 @@ pub struct Context {
     timeout: Duration,
     /// The connection's disconnect epochs, watched from the first publish on (see `resend`).
     link: Arc<OnceLock<Option<tokio::sync::watch::Receiver<crate::resend::Link>>>>,
+    /// The server's JetStream API level (ADR-44), read once.
+    api_level: Arc<OnceLock<u32>>,
 }
 
 /// Just enough of a reply to see whether it carries an error.
@@ -51,7 +53,41 @@ impl Context {
             domain: None,
             timeout,
             link: Arc::new(OnceLock::new()),
+            api_level: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The same context assuming the server's JetStream API level (ADR-44) is `level`
+    /// instead of asking it (for example behind an account import that hides `$JS.API.INFO`).
+    pub fn with_api_level(mut self, level: u32) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(level);
+        self.api_level = Arc::new(cell);
+        self
+    }
+
+    /// The server's JetStream API level (ADR-44: 1 for 2.11, 2 for 2.12, 4 for 2.14 …),
+    /// from `$JS.API.INFO` on first use, then remembered by this context and its clones.
+    pub async fn api_level(&self) -> Result<u32> {
+        if let Some(level) = self.api_level.get() {
+            return Ok(*level);
+        }
+        let level = self.account_info().await?.api.level;
+        Ok(*self.api_level.get_or_init(|| level))
+    }
+
+    /// Refuses, before anything is sent, a `feature` the server's API level is too old for.
+    pub(crate) async fn require_api_level(&self, level: u32, feature: &str) -> Result<()> {
+        let have = self.api_level().await?;
+        if have < level {
+            return Err(Error::new(
+                ErrorKind::ApiLevel,
+                format!(
+                    "{feature} needs JetStream API level {level} (ADR-44), the server has {have}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// A watch of the connection's disconnects, started on first use; `None` outside a

@@ -245,6 +245,7 @@ impl Context {
     /// The counters of `stream`, after checking that the stream allows counters and direct
     /// gets (ADR-49).
     pub async fn counter(&self, stream: &str) -> Result<Counter> {
+        self.require_api_level(2, "counters").await?;
         let info = self.stream_info(stream).await?;
         if info.config.allow_msg_counter != Some(true) {
             return Err(Error::new(
@@ -272,6 +273,7 @@ impl Context {
         subject: impl AsRef<str>,
         delta: impl Into<CounterValue>,
     ) -> Result<CounterValue> {
+        self.require_api_level(2, "counters").await?;
         let mut headers = HeaderMap::new();
         headers
             .insert(INCR, &delta.into().as_increment())

@@ -260,8 +260,10 @@ impl PublishOptions {
         self
     }
 
-    /// `Nats-Required-Api-Level` (ADR-44): the server refuses the message (10185) unless its
-    /// JetStream API level is at least `level`, instead of ignoring headers it does not know.
+    /// `Nats-Required-Api-Level` (ADR-44): on a message of an [`AtomicBatch`](crate::AtomicBatch),
+    /// the server abandons the batch and refuses it (10185) unless its JetStream API level is
+    /// at least `level`, instead of ignoring headers it does not know (ADR-50). nats-server
+    /// 2.15 does not check it on single publishes.
     pub fn required_api_level(mut self, level: u32) -> Self {
         self.required_api_level = Some(level);
         self
@@ -655,9 +657,65 @@ fn deadline_after(timeout: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// The failures [`Publisher::finish`] reports: how many publishes were acked and failed,
+/// and the first [`MAX_KEPT_FAILURES`] failures with their publish.
+#[derive(Debug, Clone)]
+pub struct PublishFailures {
+    acked: u64,
+    failed: u64,
+    failures: Vec<(PubAckHandle, Error)>,
+}
+
+impl PublishFailures {
+    /// Publishes acked (untracked ones since the last report).
+    pub fn acked(&self) -> u64 {
+        self.acked
+    }
+
+    /// Publishes that failed.
+    pub fn failed(&self) -> u64 {
+        self.failed
+    }
+
+    /// The failures kept, in the order they were found.
+    pub fn failures(&self) -> &[(PubAckHandle, Error)] {
+        &self.failures
+    }
+}
+
+impl std::fmt::Display for PublishFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} publishes failed ({} acked)", self.failed, self.acked)?;
+        if let Some((handle, e)) = self.failures.first() {
+            write!(f, "; publish {} first: {e}", handle.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PublishFailures {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failures
+            .first()
+            .map(|(_, e)| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<PublishFailures> for Error {
+    /// The first failure, with the counts in its message.
+    fn from(f: PublishFailures) -> Self {
+        let message = format!("{} of {} publishes failed", f.failed, f.failed + f.acked);
+        match f.failures.into_iter().next() {
+            Some((_, e)) => e.with_message(message),
+            None => Error::new(ErrorKind::Decode, message),
+        }
+    }
+}
+
 /// Identifies one publish of a [`Publisher`]; its acknowledgement is claimed with
 /// [`Publisher::ack`] or returned by [`Publisher::wait_all`] / [`Publisher::completed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[must_use = "the ack of this publish is kept until claimed; use Publisher::send to not track it"]
 pub struct PubAckHandle(u64);
 
 impl PubAckHandle {
@@ -668,10 +726,16 @@ impl PubAckHandle {
 }
 
 enum Slot {
-    Pending(Instant),
+    /// Waiting for the ack until the deadline; `tracked` publishes keep their result until
+    /// claimed, the others only report failures.
+    Pending(Instant, bool),
     Done(std::result::Result<PubAck, Box<Error>>),
     Taken,
 }
+
+/// The most failures of untracked publishes a [`Publisher`] keeps for
+/// [`finish`](Publisher::finish); later ones are only counted.
+pub const MAX_KEPT_FAILURES: usize = 1024;
 
 /// Publishes in flight and their results, in publish order: slot `i` is token `base + i`.
 #[derive(Default)]
@@ -681,6 +745,12 @@ struct AckTable {
     /// Token of the oldest publish that may still be pending (earlier ones are not).
     oldest: u64,
     in_flight: usize,
+    /// Untracked publishes acked.
+    acked: u64,
+    /// Failures of untracked publishes not yet reported (at most [`MAX_KEPT_FAILURES`]).
+    failures: Vec<(PubAckHandle, Error)>,
+    /// Every failure of untracked publishes not yet reported, kept or not.
+    failed: u64,
 }
 
 impl AckTable {
@@ -693,19 +763,49 @@ impl AckTable {
         self.slots.get_mut(i)
     }
 
+    /// Whether `token` is pending and tracked (`None` when not pending).
+    fn tracked(&mut self, token: u64) -> Option<bool> {
+        match self.slot_mut(token) {
+            Some(Slot::Pending(_, tracked)) => Some(*tracked),
+            _ => None,
+        }
+    }
+
     fn complete(&mut self, token: u64, result: Result<PubAck>) {
-        if let Some(slot) = self.slot_mut(token)
-            && matches!(slot, Slot::Pending(_))
-        {
+        let Some(slot) = self.slot_mut(token) else {
+            return;
+        };
+        let Slot::Pending(_, tracked) = *slot else {
+            return;
+        };
+        if tracked {
             *slot = Slot::Done(result.map_err(Box::new));
             self.in_flight = self.in_flight.saturating_sub(1);
+            return;
+        }
+        *slot = Slot::Taken;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.untracked_done(token, result.map(|_| ()));
+        self.compact();
+    }
+
+    /// Counts an untracked publish's outcome: success is forgotten, failure kept.
+    fn untracked_done(&mut self, token: u64, result: Result<()>) {
+        match result {
+            Ok(()) => self.acked += 1,
+            Err(e) => {
+                self.failed += 1;
+                if self.failures.len() < MAX_KEPT_FAILURES {
+                    self.failures.push((PubAckHandle(token), e));
+                }
+            }
         }
     }
 
     /// The deadline of the oldest pending publish, moving the cursor past finished ones.
     fn oldest_deadline(&mut self) -> Option<Instant> {
         while let Some(slot) = self.slot_mut(self.oldest) {
-            if let Slot::Pending(deadline) = slot {
+            if let Slot::Pending(deadline, _) = slot {
                 return Some(*deadline);
             }
             self.oldest = self.oldest.saturating_add(1);
@@ -785,9 +885,19 @@ impl AckTable {
 /// own result: the ack, its API error, a no-stream error (503, not retried here), or a
 /// timeout after the context's timeout.
 ///
-/// Results are kept until claimed with [`ack`](Publisher::ack), [`completed`](Publisher::completed)
-/// or [`wait_all`](Publisher::wait_all). Dropping the publisher abandons pending acks (the
-/// messages may still be stored).
+/// Two shapes. [`send`](Publisher::send) keeps nothing per message: successes are counted
+/// and failures kept for [`finish`](Publisher::finish), which returns `Err` when any publish
+/// failed — the shape for "publish everything, then check", with memory bounded by the
+/// window. [`publish`](Publisher::publish) returns a `#[must_use]` [`PubAckHandle`] whose
+/// result is kept until claimed with [`ack`](Publisher::ack), [`completed`](Publisher::completed)
+/// or [`wait_all`](Publisher::wait_all) (failures never claimed are reported by `finish`).
+/// Dropping the publisher abandons pending acks (the messages may still be stored): call
+/// `finish` first. For many tasks, see [`SharedPublisher`].
+///
+/// Why a reply subscription of its own rather than the client's request mux: the client's
+/// public request API sends and waits in one future, so a send-now, ack-later pipeline on it
+/// would need a future (and its allocation) per message; the publisher's one wildcard
+/// subscription matches acks by token in publish order with no per-message allocation.
 ///
 /// ```no_run
 /// # async fn demo(js: gnat_jetstream::Context) -> Result<(), gnat_jetstream::Error> {
@@ -800,6 +910,7 @@ impl AckTable {
 /// }
 /// # Ok(()) }
 /// ```
+#[must_use = "a publisher reports failed publishes through finish() or wait_all()"]
 pub struct Publisher {
     ctx: Context,
     sub: Subscription,
@@ -818,7 +929,7 @@ impl Publisher {
         subject: impl AsRef<str>,
         payload: impl Into<Bytes>,
     ) -> Result<PubAckHandle> {
-        self.send(subject.as_ref(), None, payload.into(), None)
+        self.send_inner(subject.as_ref(), None, payload.into(), None, true)
             .await
     }
 
@@ -831,16 +942,70 @@ impl Publisher {
     ) -> Result<PubAckHandle> {
         let timeout = options.timeout;
         let (payload, headers) = options.into_parts()?;
-        self.send(subject.as_ref(), headers.as_ref(), payload, timeout)
+        self.send_inner(subject.as_ref(), headers.as_ref(), payload, timeout, true)
             .await
     }
 
-    async fn send(
+    /// Publishes `payload` to `subject` without waiting for its ack and without keeping it:
+    /// a success is only counted, a failure is kept (up to [`MAX_KEPT_FAILURES`]) for
+    /// [`finish`](Self::finish), so memory stays bounded by the window however many
+    /// messages are sent.
+    pub async fn send(
+        &mut self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<()> {
+        self.send_inner(subject.as_ref(), None, payload.into(), None, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// As [`send`](Self::send), with headers and expectations.
+    pub async fn send_with(
+        &mut self,
+        subject: impl AsRef<str>,
+        options: PublishOptions,
+    ) -> Result<()> {
+        let timeout = options.timeout;
+        let (payload, headers) = options.into_parts()?;
+        self.send_inner(subject.as_ref(), headers.as_ref(), payload, timeout, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// Waits until every publish has its ack, then reports: the number of untracked
+    /// publishes acked since the last report, or every failure not yet reported — of
+    /// [`send`](Self::send)s, and of tracked [`publish`](Self::publish)es whose result was
+    /// never claimed (successful tracked results not claimed are dropped). The publisher
+    /// can go on being used afterwards.
+    pub async fn finish(&mut self) -> std::result::Result<u64, PublishFailures> {
+        while self.acks.in_flight > 0 {
+            self.drive().await;
+        }
+        for (handle, result) in self.acks.take_done() {
+            self.acks.untracked_done(handle.0, result.map(|_| ()));
+        }
+        let acked = std::mem::take(&mut self.acks.acked);
+        let failed = std::mem::take(&mut self.acks.failed);
+        let failures = std::mem::take(&mut self.acks.failures);
+        if failed == 0 {
+            Ok(acked)
+        } else {
+            Err(PublishFailures {
+                acked,
+                failed,
+                failures,
+            })
+        }
+    }
+
+    async fn send_inner(
         &mut self,
         subject: &str,
         headers: Option<&HeaderMap>,
         payload: Bytes,
         timeout: Option<Duration>,
+        tracked: bool,
     ) -> Result<PubAckHandle> {
         if self.closed {
             return Err(Error::from(client::Error::new(
@@ -869,7 +1034,7 @@ impl Publisher {
             }
         }
         let deadline = deadline_after(timeout.unwrap_or(self.ctx.timeout()));
-        self.acks.slots.push_back(Slot::Pending(deadline));
+        self.acks.slots.push_back(Slot::Pending(deadline, tracked));
         self.acks.in_flight += 1;
         Ok(PubAckHandle(token))
     }
@@ -904,8 +1069,21 @@ impl Publisher {
                             .strip_prefix(prefix.as_str())
                             .and_then(|t| t.parse::<u64>().ok());
                         if let Some(token) = token {
-                            let result = parse_ack(None, msg.headers.as_ref(), &msg.payload);
-                            acks.complete(token, result);
+                            match acks.tracked(token) {
+                                Some(true) => {
+                                    let result =
+                                        parse_ack(None, msg.headers.as_ref(), &msg.payload);
+                                    acks.complete(token, result);
+                                }
+                                Some(false) => {
+                                    // Checked as fully, without copying the names out.
+                                    let result =
+                                        parse_ack_seq(None, msg.headers.as_ref(), &msg.payload)
+                                            .map(|_| PubAck::default());
+                                    acks.complete(token, result);
+                                }
+                                None => {}
+                            }
                         }
                         progress = true;
                     }
@@ -940,7 +1118,7 @@ impl Publisher {
                 return result;
             }
             match self.acks.slot_mut(handle.0) {
-                Some(Slot::Pending(_)) => self.drive().await,
+                Some(Slot::Pending(..)) => self.drive().await,
                 _ => {
                     return Err(Error::new(
                         ErrorKind::InvalidInput,
@@ -977,9 +1155,86 @@ impl Publisher {
         self.acks.in_flight
     }
 
+    /// Publishes the publisher keeps a slot for: those in flight, and tracked ones whose
+    /// result is not claimed yet (with only [`send`](Self::send), at most the window).
+    pub fn kept(&self) -> usize {
+        self.acks.slots.len()
+    }
+
     /// The most publishes awaiting their ack at a time.
     pub fn window(&self) -> usize {
         self.window
+    }
+}
+
+/// A [`Publisher`] for many tasks: clone it and call it from each; calls take turns on the
+/// one window (a call that finds it full waits for acks, holding the others back too), so
+/// memory stays bounded however many tasks publish. Failures of [`send`](Self::send)s are
+/// reported by [`finish`](Self::finish), whichever task calls it.
+///
+/// ```no_run
+/// # async fn demo(js: gnat_jetstream::Context) -> Result<(), gnat_jetstream::Error> {
+/// let publisher = js.shared_publisher(256).await?;
+/// let mut tasks = Vec::new();
+/// for t in 0..8 {
+///     let publisher = publisher.clone();
+///     tasks.push(tokio::spawn(async move {
+///         for i in 0..1000 {
+///             publisher.send(format!("orders.{t}"), format!("order {i}")).await?;
+///         }
+///         Ok::<_, gnat_jetstream::Error>(())
+///     }));
+/// }
+/// for t in tasks {
+///     t.await.expect("task")?;
+/// }
+/// let acked = publisher.finish().await?;
+/// assert_eq!(acked, 8000);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SharedPublisher {
+    inner: std::sync::Arc<tokio::sync::Mutex<Publisher>>,
+}
+
+impl SharedPublisher {
+    /// [`Publisher::send`], in turn with the other tasks.
+    pub async fn send(&self, subject: impl AsRef<str>, payload: impl Into<Bytes>) -> Result<()> {
+        self.inner.lock().await.send(subject, payload).await
+    }
+
+    /// [`Publisher::send_with`], in turn with the other tasks.
+    pub async fn send_with(&self, subject: impl AsRef<str>, options: PublishOptions) -> Result<()> {
+        self.inner.lock().await.send_with(subject, options).await
+    }
+
+    /// [`Publisher::publish_with`]: the ack is kept until claimed with
+    /// [`ack`](Self::ack) (or reported by [`finish`](Self::finish) if it failed).
+    pub async fn publish_with(
+        &self,
+        subject: impl AsRef<str>,
+        options: PublishOptions,
+    ) -> Result<PubAckHandle> {
+        self.inner.lock().await.publish_with(subject, options).await
+    }
+
+    /// Waits for the ack of `handle` ([`Publisher::ack`]).
+    pub async fn ack(&self, handle: PubAckHandle) -> Result<PubAck> {
+        self.inner.lock().await.ack(handle).await
+    }
+
+    /// [`Publisher::finish`]: waits for every ack and reports.
+    pub async fn finish(&self) -> std::result::Result<u64, PublishFailures> {
+        self.inner.lock().await.finish().await
+    }
+}
+
+impl Context {
+    /// A [`SharedPublisher`] with at most `window` publishes awaiting their ack.
+    pub async fn shared_publisher(&self, window: usize) -> Result<SharedPublisher> {
+        Ok(SharedPublisher {
+            inner: std::sync::Arc::new(tokio::sync::Mutex::new(self.publisher(window).await?)),
+        })
     }
 }
 
@@ -1138,7 +1393,7 @@ mod tests {
         for i in 0..4u64 {
             assert_eq!(t.next_token(), i);
             t.slots
-                .push_back(Slot::Pending(now + Duration::from_secs(i + 1)));
+                .push_back(Slot::Pending(now + Duration::from_secs(i + 1), true));
             t.in_flight += 1;
         }
         t.complete(1, Ok(PubAck::default()));

@@ -37,9 +37,11 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// True when the connection was lost (or not up) since `sent` was observed.
+    /// True when the connection was lost since `sent` was observed. A message sent while
+    /// disconnected waits in the client's reconnect buffer and goes out after the reconnect,
+    /// so only a disconnect after the send (a new epoch) loses it.
     pub(crate) fn lost_since(&self, sent: &Link) -> bool {
-        self.closed || self.epoch != sent.epoch || (!sent.connected && self.connected)
+        self.closed || self.epoch != sent.epoch
     }
 }
 
@@ -108,6 +110,43 @@ impl Context {
         first_sent: Instant,
         deadline: Instant,
     ) -> Result<ResendTarget> {
+        let stream = self.after_reconnect(subject, link, deadline).await?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let info = self
+            .clone()
+            .with_timeout(remaining.max(Duration::from_millis(1)))
+            .stream_info(&stream)
+            .await
+            .map_err(|e| {
+                outcome_unknown(subject, format_args!("reading stream {stream} failed: {e}"))
+            })?;
+        let window = info.config.duplicate_window.unwrap_or_default();
+        let outage = first_sent.elapsed();
+        if window.is_zero() {
+            return Err(outcome_unknown(
+                subject,
+                format_args!("stream {stream} has no duplicate window to resend into"),
+            ));
+        }
+        if outage >= window {
+            return Err(outcome_unknown(
+                subject,
+                format_args!(
+                    "{outage:?} passed, more than stream {stream}'s duplicate window of {window:?}"
+                ),
+            ));
+        }
+        Ok(ResendTarget { stream })
+    }
+
+    /// Waits until the connection is back (up to `deadline`) and returns the stream that
+    /// captures `subject`, retrying while a restarted server starts JetStream.
+    pub(crate) async fn after_reconnect(
+        &self,
+        subject: &str,
+        link: &mut watch::Receiver<Link>,
+        deadline: Instant,
+    ) -> Result<String> {
         let back = tokio::time::timeout_at(deadline, link.wait_for(|l| l.connected || l.closed));
         match back.await {
             Err(_) => {
@@ -151,32 +190,7 @@ impl Context {
                 "no stream captures the subject any more",
             ));
         };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let info = self
-            .clone()
-            .with_timeout(remaining.max(Duration::from_millis(1)))
-            .stream_info(&stream)
-            .await
-            .map_err(|e| {
-                outcome_unknown(subject, format_args!("reading stream {stream} failed: {e}"))
-            })?;
-        let window = info.config.duplicate_window.unwrap_or_default();
-        let outage = first_sent.elapsed();
-        if window.is_zero() {
-            return Err(outcome_unknown(
-                subject,
-                format_args!("stream {stream} has no duplicate window to resend into"),
-            ));
-        }
-        if outage >= window {
-            return Err(outcome_unknown(
-                subject,
-                format_args!(
-                    "{outage:?} passed, more than stream {stream}'s duplicate window of {window:?}"
-                ),
-            ));
-        }
-        Ok(ResendTarget { stream })
+        Ok(stream)
     }
 
     /// After a resend was refused for a wrong last sequence: whether the message right after

@@ -231,6 +231,13 @@ impl Context {
         payload: impl Into<bytes::Bytes>,
     ) -> Result<PubAck> {
         let subject = subject.as_ref();
+        let level = if schedule.time_zone.is_some() || schedule.rollup {
+            4
+        } else {
+            2
+        };
+        self.require_api_level(level, "this message schedule")
+            .await?;
         if subject == schedule.target {
             return Err(invalid(
                 "a schedule's subject must differ from its target (ADR-51)",

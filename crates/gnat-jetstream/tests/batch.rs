@@ -295,3 +295,40 @@ async fn a_batch_abandoned_by_the_idle_timeout_fails_as_incomplete() {
     assert!(err.is_batch_incomplete(), "{err:?}");
     assert_eq!(stored(&js, "IDLE").await, 0);
 }
+
+/// ADR-44: features the server's API level is too old for are refused before a byte is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_api_level_is_refused_client_side() {
+    let (_server, js) = common::jetstream().await;
+    assert!(js.api_level().await.unwrap() >= 4, "a 2.14+ server");
+    atomic_stream(&js, "LVL", "lvl.>", true).await;
+    let old = js.clone().with_api_level(1);
+    let err = old.atomic_batch().add("lvl.a", "1").await.unwrap_err();
+    assert!(err.is_api_level_too_low(), "{err:?}");
+    assert_eq!(err.kind(), gnat_jetstream::ErrorKind::ApiLevel);
+    let err = old.counter_add("lvl.c", 1).await.unwrap_err();
+    assert!(err.is_api_level_too_low(), "{err:?}");
+    let at = gnat_jetstream::Schedule::at(gnat_jetstream::Timestamp::now(), "lvl.t");
+    assert!(
+        old.schedule("lvl.s", at, "x")
+            .await
+            .unwrap_err()
+            .is_api_level_too_low()
+    );
+
+    // 2.12 has batches but not the end-of-batch commit of 2.14.
+    let v212 = js.clone().with_api_level(2);
+    let mut batch = v212.atomic_batch();
+    batch.add("lvl.a", "1").await.unwrap();
+    assert!(batch.commit_eob().await.unwrap_err().is_api_level_too_low());
+    assert_eq!(stored(&js, "LVL").await, 0);
+    // The server's own check on batch messages: a required level above the server's is
+    // refused (10185) and the batch abandoned.
+    let mut batch = js.atomic_batch();
+    let err = batch
+        .add_with("lvl.z", PublishOptions::new().required_api_level(1000))
+        .await
+        .unwrap_err();
+    assert!(err.is_api_level_too_low(), "{err:?}");
+    assert_eq!(err.err_code(), Some(codes::REQUIRED_API_LEVEL));
+}

@@ -147,3 +147,84 @@ async fn acked_publishes_survive_a_leader_step_down() {
     .await;
     assert_eq!(direct.sequence, last);
 }
+
+/// The publishing features of 2.12–2.14 on an R3 stream, where the server commits through
+/// its replication log: an atomic batch is stored whole on every replica or not at all,
+/// counters sum exactly, and a fast batch is acked whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn replicated_batches_counters_and_fast_ingest() {
+    let cluster = Cluster::start(3);
+    let urls = cluster.urls().join(",");
+    let js = common::context(&urls).await;
+    for (name, subjects, counter) in [("AB", "ab.>", false), ("CNT", "cnt.>", true)] {
+        common::eventually("an R3 stream is created", || async {
+            let config = StreamConfig::new(name)
+                .subjects([subjects])
+                .num_replicas(3)
+                .allow_direct(true);
+            let config = if counter {
+                config.allow_msg_counter(true)
+            } else {
+                config.allow_atomic(true).allow_batched(true)
+            };
+            match js.create_stream(config).await {
+                Ok(info) => Some(info),
+                Err(e) if transient(&e) => None,
+                Err(e) => panic!("{e:?}"),
+            }
+        })
+        .await;
+    }
+
+    let mut batch = js.atomic_batch();
+    for i in 0..50 {
+        batch.add(format!("ab.{i}"), format!("{i}")).await.unwrap();
+    }
+    let ack = batch.commit_eob().await.unwrap();
+    assert_eq!((ack.count, ack.seq), (50, 50));
+    let mut batch = js.atomic_batch();
+    batch.add("ab.x", "1").await.unwrap();
+    batch
+        .add_with(
+            "ab.0",
+            PublishOptions::new()
+                .payload("2")
+                .expected_last_subject_sequence(99),
+        )
+        .await
+        .unwrap();
+    let err = batch.commit("ab.y", "3").await.unwrap_err();
+    assert!(err.is_wrong_last_sequence(), "{err:?}");
+    assert_eq!(js.stream_info("AB").await.unwrap().state.messages, 50);
+
+    let counter = js.counter("CNT").await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..8i64 {
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..100 {
+                counter.add("cnt.total", t - 3).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        common::within("counting", t).await.unwrap();
+    }
+    // Σ (t - 3) for t in 0..8 is 4, a hundred times.
+    assert_eq!(
+        counter.get("cnt.total").await.unwrap().value.to_i64(),
+        Some(400)
+    );
+
+    let mut fast = js
+        .fast_publisher(gnat_jetstream::FastOptions::new())
+        .await
+        .unwrap();
+    for i in 0..5000 {
+        fast.add("ab.fast", format!("{i}")).await.unwrap();
+    }
+    let done = fast.commit_eob().await.unwrap();
+    assert_eq!(done.ack.count, Some(5000));
+    assert!(done.reports.is_empty(), "{:?}", done.reports);
+    assert_eq!(js.stream_info("AB").await.unwrap().state.messages, 5050);
+}

@@ -334,3 +334,94 @@ async fn an_inexact_resend_fails_at_once_as_outcome_unknown() {
         cut.elapsed()
     );
 }
+
+/// An atomic batch whose commit is in flight when the connection drops has one outcome too:
+/// a commit that landed is found in the stream, one that never reached the server is sent
+/// again (the batch is still staged), and a batch cut before its commit stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_atomic_batch_cut_at_its_commit_has_one_outcome() {
+    let server = NatsServer::start_jetstream();
+    let proxy = Proxy::start(server.addr());
+    let js = fast_reconnecting_context(&proxy.url()).await;
+    let direct = common::context(&server.url()).await;
+    direct
+        .create_stream(
+            StreamConfig::new("AB")
+                .subjects(["ab.>"])
+                .storage(StorageType::Memory)
+                .allow_atomic(true),
+        )
+        .await
+        .unwrap();
+    let stored = || async { direct.stream_info("AB").await.unwrap().state.messages };
+
+    // The commit lands; its ack is lost.
+    let mut batch = js.atomic_batch();
+    batch.add("ab.a", "1").await.unwrap();
+    batch.add("ab.b", "2").await.unwrap();
+    proxy.delay(Duration::from_millis(300));
+    let committing = tokio::spawn(async move { batch.commit("ab.c", "3").await });
+    common::eventually("the batch is stored", || async {
+        (stored().await == 3).then_some(())
+    })
+    .await;
+    proxy.delay(Duration::ZERO);
+    proxy.cut();
+    let ack = common::within("the commit", committing)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ack.count, ack.seq), (3, 3));
+    assert_eq!(stored().await, 3);
+
+    // The commit never reaches the server: sent again after the reconnect.
+    let mut batch = js.atomic_batch();
+    batch.add("ab.a", "4").await.unwrap();
+    batch.add("ab.b", "5").await.unwrap();
+    // Both messages are staged on the server before the connection stalls.
+    js.client().flush().await.unwrap();
+    proxy.stall();
+    let committing = tokio::spawn(async move { batch.commit_eob().await });
+    sent(&js).await;
+    proxy.cut();
+    let ack = common::within("the commit", committing)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ack.count, ack.seq), (2, 5));
+    assert_eq!(stored().await, 5);
+
+    // Cut before the commit: the batch is abandoned and nothing of it is stored.
+    let mut batch = js.atomic_batch();
+    proxy.stall();
+    let first = tokio::spawn(async move {
+        let r = batch.add("ab.a", "9").await;
+        (r, batch)
+    });
+    sent(&js).await;
+    proxy.cut();
+    let (r, batch) = common::within("the first add", first).await.unwrap();
+    let err = r.unwrap_err();
+    assert_eq!(
+        err.client_kind(),
+        Some(gnat_jetstream::client::ErrorKind::Disconnected),
+        "{err:?}"
+    );
+    assert!(batch.commit("ab.c", "10").await.is_err());
+    assert_eq!(stored().await, 5);
+
+    // A gap (a message lost with the connection) makes the resent commit fail, definitely.
+    let mut batch = js.atomic_batch();
+    batch.add("ab.a", "11").await.unwrap();
+    proxy.stall();
+    batch.add("ab.b", "12").await.unwrap();
+    let committing = tokio::spawn(async move { batch.commit("ab.c", "13").await });
+    sent(&js).await;
+    proxy.cut();
+    let err = common::within("the commit", committing)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.is_batch_incomplete(), "{err:?}");
+    assert_eq!(stored().await, 5);
+}

@@ -196,11 +196,9 @@ async fn direct_batches_end_at_the_marker() {
     let mut publisher = js.publisher(64).await.unwrap();
     for i in 1..=50u32 {
         let subject = if i % 5 == 0 { "b.five" } else { "b.other" };
-        publisher.publish(subject, format!("m{i}")).await.unwrap();
+        publisher.send(subject, format!("m{i}")).await.unwrap();
     }
-    for (_, r) in publisher.wait_all().await {
-        r.unwrap();
-    }
+    publisher.finish().await.unwrap();
 
     let mut batch = js
         .direct_get_batch("B", DirectBatch::new(20))
@@ -267,14 +265,12 @@ async fn multi_last_pages_at_one_point_in_time() {
     for round in 0..2 {
         for i in 0..250u32 {
             publisher
-                .publish(format!("ml.k{i}"), format!("r{round}"))
+                .send(format!("ml.k{i}"), format!("r{round}"))
                 .await
                 .unwrap();
         }
     }
-    for (_, r) in publisher.wait_all().await {
-        r.unwrap();
-    }
+    publisher.finish().await.unwrap();
 
     let all = js
         .direct_get_multi_last_paged("ML", &["ml.>"], UpTo::Latest, 100)
@@ -323,11 +319,9 @@ async fn multi_last_pages_at_one_point_in_time() {
     // More than 1024 matching subjects: 413.
     let mut publisher = js.publisher(256).await.unwrap();
     for i in 0..1100u32 {
-        publisher.publish(format!("ml.big.{i}"), "x").await.unwrap();
+        publisher.send(format!("ml.big.{i}"), "x").await.unwrap();
     }
-    for (_, r) in publisher.wait_all().await {
-        r.unwrap();
-    }
+    publisher.finish().await.unwrap();
     let err = js
         .direct_get_multi_last("ML", &["ml.big.>"], UpTo::Latest)
         .await

@@ -397,16 +397,79 @@ async fn pipelined_acks_time_out_individually() {
     let mut publisher = js.publisher(4).await.unwrap();
     let started = Instant::now();
     for _ in 0..6 {
-        publisher.publish("silent.a", "x").await.unwrap();
+        publisher.send("silent.a", "x").await.unwrap();
     }
-    let results = publisher.wait_all().await;
-    assert_eq!(results.len(), 6);
+    // Untracked publishes cannot fail silently: finish reports every failure.
+    let failures = publisher.finish().await.unwrap_err();
+    assert_eq!((failures.failed(), failures.acked()), (6, 0));
+    let indexes: Vec<u64> = failures.failures().iter().map(|(h, _)| h.index()).collect();
+    assert_eq!(indexes, (0..6).collect::<Vec<_>>());
+    assert!(failures.failures().iter().all(|(_, e)| e.is_timeout()));
+    let as_error: gnat_jetstream::Error = failures.into();
+    assert!(as_error.is_timeout(), "{as_error}");
     assert!(
-        results
-            .iter()
-            .all(|(_, r)| r.as_ref().unwrap_err().is_timeout())
+        as_error.to_string().contains("6 of 6 publishes failed"),
+        "{as_error}"
     );
     // Window 4: the last two waited for the first four to time out.
     assert!(started.elapsed() >= Duration::from_millis(550));
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Untracked sends keep memory bounded by the window, and many tasks share one window.
+#[tokio::test(flavor = "multi_thread")]
+async fn sends_keep_memory_bounded_and_many_tasks_share_a_window() {
+    let (_server, js) = common::jetstream().await;
+    stream(&js, "BOUND", "bound.>").await;
+    let mut publisher = js.publisher(32).await.unwrap();
+    let mut most_kept = 0;
+    for i in 0..5000u32 {
+        publisher.send("bound.a", format!("{i}")).await.unwrap();
+        most_kept = most_kept.max(publisher.kept());
+    }
+    assert!(most_kept <= 32, "kept {most_kept} slots");
+    assert_eq!(publisher.finish().await.unwrap(), 5000);
+    assert_eq!(publisher.kept(), 0);
+
+    let shared = js.shared_publisher(64).await.unwrap();
+    let tracked = shared
+        .publish_with("bound.t", PublishOptions::new().payload("tracked"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..8u32 {
+        let shared = shared.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..1000u32 {
+                shared
+                    .send(format!("bound.{t}"), format!("{i}"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        common::within("sending task", t).await.unwrap();
+    }
+    let ack = shared.ack(tracked).await.unwrap();
+    assert_eq!(ack.stream, "BOUND");
+    assert_eq!(shared.finish().await.unwrap(), 8000);
+    assert_eq!(
+        js.stream_info("BOUND").await.unwrap().state.messages,
+        13_001
+    );
+    // A failure among sends is reported, not lost.
+    shared.send("bound.x", "ok").await.unwrap();
+    shared
+        .send_with(
+            "bound.x",
+            PublishOptions::new()
+                .payload("no")
+                .expected_last_sequence(1),
+        )
+        .await
+        .unwrap();
+    let failures = shared.finish().await.unwrap_err();
+    assert_eq!((failures.acked(), failures.failed()), (1, 1));
+    assert!(failures.failures()[0].1.is_wrong_last_sequence());
 }

@@ -261,19 +261,17 @@ async fn info_with_subject_details() {
     let mut publisher = js.publisher(256).await.unwrap();
     for i in 0..3000u32 {
         publisher
-            .publish(format!("sub.{}.{i}", i % 30), "x")
+            .send(format!("sub.{}.{i}", i % 30), "x")
             .await
             .unwrap();
     }
     for i in 0..10u32 {
         publisher
-            .publish(format!("sub.{}.{i}", i % 30), "again")
+            .send(format!("sub.{}.{i}", i % 30), "again")
             .await
             .unwrap();
     }
-    for (_, r) in publisher.wait_all().await {
-        r.unwrap();
-    }
+    publisher.finish().await.unwrap();
 
     let plain = js.stream_info("SUBJ").await.unwrap();
     assert!(plain.state.subjects.is_none());
