@@ -83,7 +83,7 @@ mod watch;
 
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use get::ObjectReader;
+pub use get::{BATCH_BYTES, ObjectReader};
 pub use info::{Headers, ObjectInfo, ObjectLink, ObjectMeta, ObjectOptions};
 pub use manage::{
     bind, bucket_names, bucket_statuses, create_bucket, create_or_update_bucket, delete_bucket,
