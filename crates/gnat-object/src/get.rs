@@ -99,9 +99,10 @@ pub struct ObjectReader {
 impl ObjectStore {
     /// Opens object `name` for reading. A link to an object is followed (into another bucket
     /// too); a link to a bucket fails with [`Error::is_link`]; a missing or deleted object
-    /// fails with [`Error::is_object_not_found`].
+    /// fails with [`Error::is_object_not_found`]. The info is read from the stream leader, so
+    /// a get sees every put that returned before it.
     pub async fn get(&self, name: &str) -> Result<ObjectReader> {
-        let info = self.info(name).await?;
+        let info = self.info_from_leader(name).await?;
         let (store, info) = match info.link() {
             None => (self.clone(), info),
             Some(link) => {
@@ -121,7 +122,7 @@ impl ObjectStore {
                         .await?
                         .with_read_timeout(self.inner.read_timeout)
                 };
-                let info = store.info(target).await?;
+                let info = store.info_from_leader(target).await?;
                 if info.is_link() {
                     return Err(Error::new(
                         ErrorKind::Link,
