@@ -4,9 +4,10 @@
 //! * On buckets that allow direct gets (every bucket this crate or the other clients create)
 //!   they come in batched direct gets (ADR-31) of at most [`BATCH_BYTES`] each, one batch at a
 //!   time, from any replica: the client never holds more than one batch, whatever the
-//!   object's size (a push consumer would let the server run up to its flow-control window of
-//!   32 MiB ahead). A batch that fails (a timeout, a restart, a lost replica) is asked for
-//!   again from the next missing sequence; a request is idempotent.
+//!   object's size (reading a 1 GiB object through a flow-controlled push consumer grew the
+//!   client by about four times as much, as the server runs ahead by its flow-control window).
+//!   A batch that fails (a timeout, a restart, a lost replica) is asked for again from the
+//!   next missing sequence; a request is idempotent.
 //! * Otherwise an ordered consumer on the chunk subject delivers them, flow-controlled.
 //!
 //! A read never hangs and never panics: chunks missing when asked for fail it (after two
