@@ -83,7 +83,7 @@ mod watch;
 
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use get::ObjectReader;
+pub use get::{BATCH_BYTES, ObjectReader};
 pub use info::{Headers, ObjectInfo, ObjectLink, ObjectMeta, ObjectOptions};
 pub use manage::{
     bind, bucket_names, bucket_statuses, create_bucket, create_or_update_bucket, delete_bucket,
@@ -94,3 +94,16 @@ pub use put::DEFAULT_CHUNK_SIZE;
 pub use status::Status;
 pub use store::{DEFAULT_READ_TIMEOUT, ObjectStore};
 pub use watch::{WatchEvent, WatchOptions, Watcher};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_move_between_tasks() {
+        fn send<T: Send>() {}
+        fn shared<T: Send + Sync>() {}
+        send::<crate::ObjectReader>();
+        send::<crate::Watcher>();
+        shared::<crate::ObjectStore>();
+        shared::<crate::Error>();
+    }
+}

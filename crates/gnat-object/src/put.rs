@@ -37,19 +37,18 @@ impl<R: AsyncRead + Unpin> Source<'_, R> {
                 Ok(Some(b.split_to(n)))
             }
             Source::Reader(r) => {
-                let mut buf = BytesMut::zeroed(size);
-                let mut filled = 0;
-                while filled < size {
-                    let n = r.read(&mut buf[filled..]).await?;
-                    if n == 0 {
+                // Read straight into the chunk's spare capacity (no zeroing), never past
+                // `size`.
+                let mut buf = BytesMut::with_capacity(size);
+                while buf.len() < size {
+                    let want = (size - buf.len()) as u64;
+                    if (&mut **r).take(want).read_buf(&mut buf).await? == 0 {
                         break;
                     }
-                    filled += n;
                 }
-                if filled == 0 {
+                if buf.is_empty() {
                     return Ok(None);
                 }
-                buf.truncate(filled);
                 Ok(Some(buf.freeze()))
             }
         }

@@ -196,6 +196,16 @@ impl ObjectStore {
         }
     }
 
+    /// The info of object `name` (not deleted) from the stream leader: what a read must
+    /// start from, since a replica answering a direct get may not have the latest put yet.
+    pub(crate) async fn info_from_leader(&self, name: &str) -> Result<ObjectInfo> {
+        validate_name(name)?;
+        match self.meta_from_leader(name).await? {
+            Some(info) if !info.deleted => Ok(info),
+            _ => Err(self.not_found(name)),
+        }
+    }
+
     pub(crate) fn not_found(&self, name: &str) -> Error {
         Error::new(
             ErrorKind::ObjectNotFound,

@@ -527,7 +527,7 @@ async fn a_corrupt_chunk_fails_the_digest_check() {
     )
     .await
     .unwrap();
-    let e = within("missing chunks", store.get("gone"))
+    let e = within("missing chunks", store.get_bytes("gone"))
         .await
         .unwrap_err();
     assert!(e.is_chunks_missing(), "{e:?}");
@@ -557,4 +557,28 @@ async fn delete_during_a_concurrent_get() {
         Err(e) => assert!(e.is_chunks_missing(), "{e:?}"),
     }
     assert!(store.get("big").await.unwrap_err().is_object_not_found());
+}
+
+#[tokio::test]
+async fn a_bucket_without_direct_gets_reads_through_an_ordered_consumer() {
+    let (_server, js) = jetstream().await;
+    let mut sc = Config::new("nodirect").to_stream_config().unwrap();
+    sc.allow_direct = Some(false);
+    js.create_stream(&sc).await.unwrap();
+    let store = gnat_object::bind(&js, "nodirect").await.unwrap();
+    let bytes = data(3 * CHUNK + 5);
+    store.put_bytes("obj", bytes.clone()).await.unwrap();
+    assert_eq!(store.info("obj").await.unwrap().size, bytes.len() as u64);
+    assert!(store.get_bytes("obj").await.unwrap() == bytes);
+    let info = store.info("obj").await.unwrap();
+    js.purge_stream(
+        store.stream_name(),
+        gnat_object::jetstream::PurgeRequest::new().filter(store.chunk_subject(&info.nuid)),
+    )
+    .await
+    .unwrap();
+    let e = within("missing chunks", store.get_bytes("obj"))
+        .await
+        .unwrap_err();
+    assert!(e.is_chunks_missing(), "{e:?}");
 }
