@@ -183,7 +183,9 @@ impl ObjectStore {
             hasher.update(&chunk);
             size = size.saturating_add(chunk.len() as u64);
             chunks = chunks.saturating_add(1);
-            publisher.publish(&subject, chunk).await?;
+            // The handle is not needed: every ack is claimed below, through `completed` while
+            // sending and `wait_all` at the end.
+            let _handle = publisher.publish(&subject, chunk).await?;
             for (_, result) in publisher.completed() {
                 if let Err(e) = result {
                     publisher.wait_all().await;
