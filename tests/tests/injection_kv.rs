@@ -427,7 +427,13 @@ async fn keys() {
         .map(|op| match op {
             ClientOp::Pub(p) => {
                 let subject = text(&p.subject);
-                let put = p.headers.is_none() && subject.starts_with("$KV.");
+                // A put carries no KV-Operation header (only the Nats-Msg-Id gnat-jetstream
+                // stamps every write with, for exact resends after a lost connection).
+                let marker = p
+                    .headers
+                    .as_ref()
+                    .is_some_and(|h| h.windows(12).any(|w| w == b"KV-Operation"));
+                let put = !marker && subject.starts_with("$KV.");
                 (subject, put.then(|| text(&p.payload)))
             }
             _ => unreachable!(),
