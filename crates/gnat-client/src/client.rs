@@ -317,6 +317,38 @@ impl Client {
         Message::from_wire(msg).map_err(Error::from)
     }
 
+    /// Sends a request and returns a [`Replies`](crate::Replies) stream of every reply
+    /// until the client's request timeout (ADR-47 request-many with its defaults; see
+    /// [`Client::send_request_many`] for stall timer, maximum count and sentinel). No
+    /// responders ends the stream at once with [`ErrorKind::NoResponders`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: gnat_client::Client) -> Result<(), gnat_client::Error> {
+    /// let mut replies = client.request_many("sensors.read", "").await?;
+    /// while let Some(reply) = replies.next().await {
+    ///     println!("{:?}", reply?.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn request_many(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<crate::Replies> {
+        self.send_request_many(subject, crate::RequestMany::new().payload(payload))
+            .await
+    }
+
+    /// Sends a [`RequestMany`](crate::RequestMany) and returns the stream of its replies.
+    /// Subject, headers and payload are checked before anything is written.
+    pub async fn send_request_many(
+        &self,
+        subject: impl AsRef<str>,
+        request: crate::RequestMany,
+    ) -> Result<crate::Replies> {
+        crate::request_many::send(&self.handle, subject.as_ref(), request).await
+    }
+
     /// Waits until the server has processed everything sent before this call (a PING/PONG
     /// round trip). If the connection drops first, fails with [`ErrorKind::Disconnected`]:
     /// what was sent may or may not have been processed.
