@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::addr::ServerAddr;
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthContext, AuthFields};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ConnectOptions;
 use crate::transport::Transport;
@@ -167,7 +167,8 @@ async fn handshake(
         };
     }
 
-    let connect = connect_message(addr, opts, &info, matches!(transport, Transport::Tls(_)))?;
+    let connect =
+        connect_message(addr, opts, &info, matches!(transport, Transport::Tls(_))).await?;
     let mut out = BytesMut::with_capacity(512);
     proto::encode_connect(&mut out, &connect)?;
     proto::encode_ping(&mut out);
@@ -244,35 +245,68 @@ fn server_refusal(addr: &ServerAddr, text: String) -> Error {
     Error::new(kind, format!("{addr}: {text}"))
 }
 
-/// The CONNECT message for this attempt: credentials from the options (a creds file is read
-/// again, so rotation is picked up) or else from the URL; the nonce signed fresh.
-fn connect_message(
+/// The CONNECT message for this attempt: credentials from the options — a creds file read
+/// again, signers and the auth callback run with this connection's nonce, so rotation is
+/// picked up — or else from the URL. Every kind of credential set goes in (token,
+/// user/password, nkey or JWT with its signature); the callback's fields come last and win.
+/// A credential that cannot be had fails the attempt with [`ErrorKind::Config`] (reported as
+/// `Event::CredentialsError`), never falling back to older credentials.
+async fn connect_message(
     addr: &ServerAddr,
     opts: &ConnectOptions,
     info: &Info,
     tls: bool,
 ) -> Result<Connect> {
-    let auth = match (&opts.credentials_file, &opts.auth) {
-        (Some(path), _) => {
+    let nonce = info.nonce.as_deref();
+    let credential_error = |what: String| Error::new(ErrorKind::Config, what);
+    let mut fields = AuthFields::default();
+    for auth in &opts.auth {
+        // A creds file stands for the JWT it was read into: read it again.
+        if matches!(auth, Auth::Jwt { .. })
+            && let Some(path) = &opts.credentials_file
+        {
             let (jwt, key) = crate::auth::load_creds(path).map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("credentials file {}: {e}", path.display()),
-                )
+                credential_error(format!("credentials file {}: {e}", path.display()))
             })?;
-            Auth::Jwt { jwt, key }
+            fields.overlay(Auth::Jwt { jwt, key }.fields(nonce));
+        } else {
+            fields.overlay(auth.fields(nonce));
         }
-        (None, Auth::None) => match (addr.username(), addr.password(), addr.token()) {
+    }
+    if let Some(signer) = &opts.signer {
+        fields.jwt.clone_from(&signer.jwt);
+        fields.nkey.clone_from(&signer.nkey);
+        if let Some(nonce) = nonce {
+            let sig = (signer.sign)(nonce.as_bytes())
+                .map_err(|e| credential_error(format!("signing the server's nonce: {e}")))?;
+            fields.sig = Some(crate::auth::base64url_nopad(&sig));
+        }
+    }
+    let configured = !opts.auth.is_empty() || opts.signer.is_some();
+    if !configured {
+        let from_url = match (addr.username(), addr.password(), addr.token()) {
             (Some(user), Some(pass), _) => Auth::UserPassword {
                 user: user.to_string(),
                 pass: pass.to_string(),
             },
             (_, _, Some(token)) => Auth::Token(token.to_string()),
             _ => Auth::None,
-        },
-        (None, auth) => auth.clone(),
-    };
-    let fields = auth.fields(info.nonce.as_deref());
+        };
+        fields.overlay(from_url.fields(nonce));
+    }
+    if let Some(callback) = &opts.auth_callback {
+        let ctx = AuthContext {
+            server: addr.socket_addr_string(),
+            nonce: nonce.map(str::to_string),
+        };
+        let given = callback(ctx)
+            .await
+            .map_err(|e| credential_error(format!("auth callback: {e}")))?;
+        fields.overlay(given);
+    }
+    fields
+        .check()
+        .map_err(|name| credential_error(format!("credential {name} holds a control character")))?;
     let mut connect = Connect::client_defaults();
     connect.tls_required = tls;
     connect.name = opts.name.clone();

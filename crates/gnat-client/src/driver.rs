@@ -233,6 +233,12 @@ async fn reconnect(
             Err(e) if e.is_authorization() => shared.emit(Event::ServerError {
                 message: e.message().to_string(),
             }),
+            Err(e) if e.kind() == crate::ErrorKind::Config => {
+                shared.emit(Event::CredentialsError {
+                    server: addr.socket_addr_string(),
+                    message: e.message().to_string(),
+                });
+            }
             Err(_) => {}
         }
     }

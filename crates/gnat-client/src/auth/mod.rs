@@ -18,12 +18,15 @@ mod creds;
 mod nkey;
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 
 pub use base64::{Base64Error, base64_std_decode, base64_std_encode, base64url_nopad};
 pub use creds::{load_creds, parse_creds};
-pub use nkey::{KeyKind, KeyPair, sign_nonce};
+pub use nkey::{KeyKind, KeyPair, decode_public_key, sign_nonce};
 
 /// Why credentials could not be decoded or loaded.
 ///
@@ -160,6 +163,130 @@ impl Auth {
                 ..AuthFields::default()
             },
         }
+    }
+}
+
+/// What an auth callback ([`ConnectOptions::auth_callback`](crate::ConnectOptions::auth_callback))
+/// is given on each connection attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthContext {
+    /// The server being connected to, `host:port`.
+    pub server: String,
+    /// The `nonce` of this connection's INFO, to sign for nkey or JWT auth (absent when the
+    /// server sends none).
+    pub nonce: Option<String>,
+}
+
+/// A signing function: the Ed25519 signature of the bytes it is given (the server's nonce),
+/// made by whatever holds the private key (a hardware module, a vault, another process), so
+/// the seed need not be in this process. An error fails the connection attempt, which is
+/// retried with backoff.
+pub type SignFn = Arc<dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync>;
+
+/// The future an [`AuthCallback`] returns.
+pub type AuthFuture = Pin<Box<dyn Future<Output = Result<AuthFields, String>> + Send>>;
+
+/// A callback run on every connect and reconnect, returning the CONNECT's credentials for
+/// that attempt (see [`ConnectOptions::auth_callback`](crate::ConnectOptions::auth_callback)).
+pub type AuthCallback = Arc<dyn Fn(AuthContext) -> AuthFuture + Send + Sync>;
+
+impl AuthFields {
+    /// No credentials; add them with the `with_*` methods.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an auth token.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Adds a user name and password.
+    pub fn with_user_and_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.user = Some(user.into());
+        self.pass = Some(password.into());
+        self
+    }
+
+    /// Adds a user JWT (sign the nonce too: [`AuthFields::with_signature`]).
+    pub fn with_jwt(mut self, jwt: impl Into<String>) -> Self {
+        self.jwt = Some(jwt.into());
+        self
+    }
+
+    /// Adds a bare nkey's public key (`U…`; sign the nonce too).
+    pub fn with_nkey(mut self, public_key: impl Into<String>) -> Self {
+        self.nkey = Some(public_key.into());
+        self
+    }
+
+    /// Adds the raw Ed25519 signature of the nonce (sent base64url-encoded as `sig`).
+    pub fn with_signature(mut self, signature: &[u8]) -> Self {
+        self.sig = Some(base64url_nopad(signature));
+        self
+    }
+
+    /// Signs `nonce` with `key` and adds the signature.
+    pub fn with_nonce_signed_by(mut self, key: &KeyPair, nonce: &str) -> Self {
+        self.sig = Some(sign_nonce(key, nonce));
+        self
+    }
+
+    /// Copies every field `other` sets over this one's.
+    pub(crate) fn overlay(&mut self, other: AuthFields) {
+        let AuthFields {
+            user,
+            pass,
+            auth_token,
+            nkey,
+            sig,
+            jwt,
+        } = other;
+        let keep = |mine: &mut Option<String>, theirs: Option<String>| {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        };
+        keep(&mut self.user, user);
+        keep(&mut self.pass, pass);
+        keep(&mut self.auth_token, auth_token);
+        keep(&mut self.nkey, nkey);
+        keep(&mut self.sig, sig);
+        keep(&mut self.jwt, jwt);
+    }
+
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        *self == AuthFields::default()
+    }
+
+    /// Every string is one JSON string in CONNECT; control characters are refused so that a
+    /// credential read from a file or a callback cannot smuggle anything odd into logs or the
+    /// server. Returns the field's name on failure.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let fields = [
+            ("user", &self.user),
+            ("pass", &self.pass),
+            ("auth_token", &self.auth_token),
+            ("nkey", &self.nkey),
+            ("sig", &self.sig),
+            ("jwt", &self.jwt),
+        ];
+        for (name, value) in fields {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.chars().any(char::is_control))
+            {
+                return Err(name);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -169,6 +169,23 @@ impl fmt::Debug for KeyPair {
     }
 }
 
+/// Decodes an encoded public key (`U…`, `A…`, …), checking its base32, length, CRC-16 and
+/// prefix: its kind and the raw Ed25519 public key.
+pub fn decode_public_key(text: &str) -> Result<(KeyKind, [u8; 32]), AuthError> {
+    let raw = base32_decode(text.trim()).ok_or(AuthError::SeedEncoding)?;
+    if raw.len() != PUBLIC_RAW_LEN {
+        return Err(AuthError::SeedLength);
+    }
+    let (body, crc) = raw.split_at(PUBLIC_RAW_LEN - 2);
+    if crc16(body) != u16::from_le_bytes([crc[0], crc[1]]) {
+        return Err(AuthError::SeedChecksum);
+    }
+    let kind = KeyKind::from_prefix_byte(body[0]).ok_or(AuthError::SeedPrefix)?;
+    let mut key = [0u8; RAW_KEY_LEN];
+    key.copy_from_slice(&body[1..]);
+    Ok((kind, key))
+}
+
 /// Signs a server nonce for CONNECT: base64url (no padding) of the Ed25519
 /// signature of the nonce's bytes.
 pub fn sign_nonce(kp: &KeyPair, nonce: &str) -> String {
