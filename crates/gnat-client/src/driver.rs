@@ -219,8 +219,27 @@ async fn reconnect(
             return None;
         }
         *backoff_step = backoff_step.saturating_add(1);
-        let delay = shared.opts.backoff.delay(*backoff_step, rng);
-        let addr = lock(&shared.pool).next_server()?;
+        let mut delay = shared.opts.backoff.delay(*backoff_step, rng);
+        let mut chosen = None;
+        if let Some(choose) = &shared.opts.reconnect_to_server {
+            let servers = lock(&shared.pool).statuses();
+            if let Some((server, wanted)) = choose(&servers, attempt) {
+                chosen = lock(&shared.pool).find(&server);
+                if chosen.is_some() {
+                    // Never a spin: from the second attempt on, at least the backoff's base.
+                    let floor = if attempt > 1 {
+                        shared.opts.backoff.base
+                    } else {
+                        std::time::Duration::ZERO
+                    };
+                    delay = wanted.max(floor);
+                }
+            }
+        }
+        let addr = match chosen {
+            Some(addr) => addr,
+            None => lock(&shared.pool).next_server()?,
+        };
         let attempt_result = tokio::select! {
             _ = shared.close_signal() => return None,
             r = async {
@@ -228,6 +247,9 @@ async fn reconnect(
                 establish(&addr, &shared.opts, tls).await
             } => r,
         };
+        if let Err(e) = &attempt_result {
+            lock(&shared.pool).failed(&addr.socket_addr_string(), e.message());
+        }
         match attempt_result {
             Ok(est) => return Some(est),
             Err(e) if e.is_authorization() => shared.emit(Event::ServerError {

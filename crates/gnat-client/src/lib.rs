@@ -109,6 +109,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, Events, Statistics};
 pub use message::{Message, Subject};
 pub use options::{Backoff, ConnectOptions, SubscriptionLimits};
+pub use pool::{CurrentServer, ServerStatus};
 pub use proto::{HeaderMap, StatusCode};
 pub use request_many::{Replies, RequestMany};
 pub use sub_queue::CloseReason;

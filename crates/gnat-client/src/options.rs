@@ -140,6 +140,7 @@ pub struct ConnectOptions {
     pub(crate) auth: Vec<Auth>,
     pub(crate) signer: Option<Signer>,
     pub(crate) auth_callback: Option<AuthCallback>,
+    pub(crate) reconnect_to_server: Option<ReconnectToServer>,
     pub(crate) tls: TlsOptions,
     pub(crate) tls_explicit: bool,
     pub(crate) event_callback: Option<EventCallback>,
@@ -171,6 +172,7 @@ impl Default for ConnectOptions {
             auth: Vec::new(),
             signer: None,
             auth_callback: None,
+            reconnect_to_server: None,
             tls: TlsOptions::default(),
             tls_explicit: false,
             event_callback: None,
@@ -465,6 +467,38 @@ impl ConnectOptions {
         self
     }
 
+    /// Chooses the server and the delay of each reconnect attempt: called before every
+    /// attempt with the pool (each server's state: connected before, failed attempts, last
+    /// error, discovered or configured) and the attempt number (1-based). Returning
+    /// `Some((url, delay))` tries that server (a URL or `host:port` of the pool) after
+    /// `delay`, never sooner than the backoff's `base` from the second attempt on, so a
+    /// callback cannot make the client spin; `None`, or a server not in the pool, falls back
+    /// to the next server and the default backoff.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> gnat_client::Result<()> {
+    /// use std::time::Duration;
+    /// let client = gnat_client::ConnectOptions::new()
+    ///     .reconnect_to_server(|servers, _attempt| {
+    ///         // Prefer a server that never failed.
+    ///         let best = servers.iter().find(|s| s.failed_attempts == 0)?;
+    ///         Some((best.url.clone(), Duration::from_millis(100)))
+    ///     })
+    ///     .connect("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reconnect_to_server(
+        mut self,
+        choose: impl Fn(&[crate::ServerStatus], u32) -> Option<(String, Duration)>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.reconnect_to_server = Some(Arc::new(choose));
+        self
+    }
+
     /// Authenticate with the contents of a `.creds` file (user JWT and nkey seed).
     pub fn credentials(mut self, creds: &str) -> Result<Self> {
         let (jwt, key) = crate::auth::parse_creds(creds)
@@ -600,6 +634,10 @@ impl ConnectOptions {
         Client::connect_with(urls.as_ref(), self).await
     }
 }
+
+/// See [`ConnectOptions::reconnect_to_server`].
+pub(crate) type ReconnectToServer =
+    Arc<dyn Fn(&[crate::ServerStatus], u32) -> Option<(String, Duration)> + Send + Sync>;
 
 /// The kinds of static credentials; one of each can go into a CONNECT.
 #[derive(PartialEq, Eq)]
