@@ -120,7 +120,7 @@ async fn handshake(
             Transport::Custom(io)
         }
         None => {
-            let tcp = TcpStream::connect(addr.socket_addr_string())
+            let tcp = tcp_connect(addr, opts.local_address)
                 .await
                 .map_err(|e| Error::io(&format!("connect to {addr}"), e))?;
             tcp.set_nodelay(true)
@@ -209,6 +209,33 @@ async fn handshake(
         buf,
         addr: addr.clone(),
     })
+}
+
+/// A TCP connection to `addr`, from `local` when given (the first resolved address of the
+/// same family is used).
+async fn tcp_connect(
+    addr: &ServerAddr,
+    local: Option<std::net::SocketAddr>,
+) -> std::io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(addr.socket_addr_string()).await;
+    };
+    let target = tokio::net::lookup_host(addr.socket_addr_string())
+        .await?
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{addr} has no address of the local address's family ({local})"),
+            )
+        })?;
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(local)?;
+    socket.connect(target).await
 }
 
 /// Adds to a failed TLS upgrade why TLS was attempted, when the reason is not the client's own

@@ -122,6 +122,8 @@ async fn serve(
     let interval = shared.opts.ping_interval;
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
     let mut handed = None;
+    // Armed when the server announced lame duck mode: when it fires, flush and move.
+    let mut lame_duck: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
     let end = loop {
         tokio::select! {
@@ -148,15 +150,22 @@ async fn serve(
                     ));
                 }
             }
+            () = async { lame_duck.as_mut().expect("armed").await }, if lame_duck.is_some() => {
+                // What is queued (and the flushes waiting) reach the old server first.
+                flush_before_close(shared, &mut reader).await;
+                break End::Reconnect(format!("{server} entered lame duck mode"));
+            }
             _ = shared.command_wake.notified() => match shared.take_command() {
                 Some(Command::Close) => {
                     flush_before_close(shared, &mut reader).await;
                     break End::Close;
                 }
                 Some(Command::Reconnect) => break End::Reconnect("reconnect requested".to_string()),
-                Some(Command::LameDuck) => {
-                    break End::Reconnect(format!("{server} entered lame duck mode"));
+                Some(Command::LameDuck) if lame_duck.is_none() => {
+                    let delay = Rng::new().jitter(shared.opts.lame_duck_max_delay);
+                    lame_duck = Some(Box::pin(tokio::time::sleep(delay)));
                 }
+                Some(Command::LameDuck) => {}
                 None => {}
             },
         }

@@ -141,6 +141,9 @@ pub struct ConnectOptions {
     pub(crate) signer: Option<Signer>,
     pub(crate) auth_callback: Option<AuthCallback>,
     pub(crate) reconnect_to_server: Option<ReconnectToServer>,
+    pub(crate) lame_duck_max_delay: Duration,
+    pub(crate) local_address: Option<std::net::SocketAddr>,
+    pub(crate) read_buffer_size: usize,
     pub(crate) tls: TlsOptions,
     pub(crate) tls_explicit: bool,
     pub(crate) event_callback: Option<EventCallback>,
@@ -173,6 +176,9 @@ impl Default for ConnectOptions {
             signer: None,
             auth_callback: None,
             reconnect_to_server: None,
+            lame_duck_max_delay: Duration::from_secs(2),
+            local_address: None,
+            read_buffer_size: 64 * 1024,
             tls: TlsOptions::default(),
             tls_explicit: false,
             event_callback: None,
@@ -464,6 +470,32 @@ impl ConnectOptions {
         Fut: std::future::Future<Output = std::result::Result<AuthFields, String>> + Send + 'static,
     {
         self.auth_callback = Some(Arc::new(move |ctx| Box::pin(callback(ctx))));
+        self
+    }
+
+    /// When the server announces lame duck mode, the client moves to another server after a
+    /// random delay between zero and `max` (default 2 s), so that a cluster's clients do not
+    /// all reconnect at once; zero moves at once. Before moving it flushes: what was queued
+    /// reaches the old server, and `flush()` calls waiting then complete instead of failing.
+    /// Keep it below the server's `lame_duck_grace_period` (10 s by default), after which the
+    /// server starts closing clients itself.
+    pub fn lame_duck_max_delay(mut self, max: Duration) -> Self {
+        self.lame_duck_max_delay = max;
+        self
+    }
+
+    /// Binds the outgoing socket of every connection to this local address (IP and port; port
+    /// 0 picks any). Not used with a custom transport.
+    pub fn local_address(mut self, addr: std::net::SocketAddr) -> Self {
+        self.local_address = Some(addr);
+        self
+    }
+
+    /// How much the reader asks the socket for at once (default 64 KiB; at least 1 KiB): a
+    /// larger buffer means fewer reads for large messages or fast streams, a smaller one
+    /// less memory per connection.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(1024);
         self
     }
 
