@@ -79,6 +79,8 @@
 #![forbid(unsafe_code)]
 
 pub use proto;
+/// The rustls version gnat-client uses, for [`TlsOptions::custom_config`].
+pub use rustls;
 
 pub mod addr;
 pub mod auth;

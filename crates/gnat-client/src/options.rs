@@ -584,6 +584,15 @@ impl ConnectOptions {
         self
     }
 
+    /// Use this rustls configuration for TLS (ALPN, a custom verifier, a client-certificate
+    /// resolver…) instead of one built from the simple options; makes TLS required. See
+    /// [`TlsOptions::custom_config`].
+    pub fn tls_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = self.tls.custom_config(config).required(true);
+        self.tls_explicit = true;
+        self
+    }
+
     /// Require TLS even if the server does not ask for it.
     pub fn require_tls(mut self, required: bool) -> Self {
         self.tls = self.tls.required(required);
