@@ -112,7 +112,11 @@ async fn handshake(
     tls: &TlsConfig,
 ) -> Result<Established> {
     let tls_first = opts.tls.is_tls_first();
+    #[cfg(feature = "websocket")]
+    let websocket = addr.is_websocket() && opts.custom_transport.is_none();
     let mut transport = match &opts.custom_transport {
+        #[cfg(feature = "websocket")]
+        None if websocket => websocket_connect(addr, opts, tls).await?,
         Some(connector) => {
             let io = connector(addr.socket_addr_string())
                 .await
@@ -151,7 +155,15 @@ async fn handshake(
         }
     };
     let want_tls = addr.is_tls() || opts.tls.is_required() || info.tls_required;
-    if want_tls && !tls_first {
+    if let Transport::WebSocket { tls: ws_tls, .. } = &transport {
+        // TLS, if any, is below the WebSocket: there is no upgrade after INFO.
+        if (addr.is_tls() || opts.tls.is_required()) && !*ws_tls {
+            return Err(Error::new(
+                ErrorKind::Tls,
+                format!("{addr}: TLS is required: use a wss:// URL"),
+            ));
+        }
+    } else if want_tls && !tls_first {
         if !buf.is_empty() {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -167,8 +179,16 @@ async fn handshake(
         };
     }
 
-    let connect =
-        connect_message(addr, opts, &info, matches!(transport, Transport::Tls(_))).await?;
+    let connect = connect_message(
+        addr,
+        opts,
+        &info,
+        matches!(
+            transport,
+            Transport::Tls(_) | Transport::WebSocket { tls: true, .. }
+        ),
+    )
+    .await?;
     let mut out = BytesMut::with_capacity(512);
     proto::encode_connect(&mut out, &connect)?;
     proto::encode_ping(&mut out);
@@ -208,6 +228,50 @@ async fn handshake(
         info,
         buf,
         addr: addr.clone(),
+    })
+}
+
+/// TCP, TLS when `wss://`, and the WebSocket opening handshake.
+#[cfg(feature = "websocket")]
+async fn websocket_connect(
+    addr: &ServerAddr,
+    opts: &ConnectOptions,
+    tls: &TlsConfig,
+) -> Result<Transport> {
+    if opts.tls.is_required() && !addr.is_tls() {
+        // Never in the clear when the options ask for TLS.
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!("{addr}: TLS is required: use a wss:// URL"),
+        ));
+    }
+    let tcp = tcp_connect(addr, opts.local_address)
+        .await
+        .map_err(|e| Error::io(&format!("connect to {addr}"), e))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| Error::io(&format!("{addr}: set TCP_NODELAY"), e))?;
+    let host_port = addr.socket_addr_string();
+    let ws_error = |e| Error::io(&format!("{addr}: websocket"), e);
+    let io: Box<dyn crate::transport::Io> = if addr.is_tls() {
+        let config = tls.get(opts)?;
+        let stream = crate::tls::connect(config, opts.tls.server_name_for(addr.host()), tcp)
+            .await
+            .map_err(|e| Error::tls(Some(&addr.to_string()), e))?;
+        Box::new(
+            crate::websocket::connect(stream, &host_port)
+                .await
+                .map_err(ws_error)?,
+        )
+    } else {
+        Box::new(
+            crate::websocket::connect(tcp, &host_port)
+                .await
+                .map_err(ws_error)?,
+        )
+    };
+    Ok(Transport::WebSocket {
+        io,
+        tls: addr.is_tls(),
     })
 }
 

@@ -51,7 +51,7 @@
 //! ## What it does not do
 //!
 //! It does not parse or encode wire bytes itself (that is [`proto`]), and knows nothing about
-//! JetStream (that is `gnat-jetstream`). WebSocket transports are not supported.
+//! JetStream (that is `gnat-jetstream`).
 //!
 //! ## Layout
 //!
@@ -103,6 +103,8 @@ mod sub_queue;
 mod subscription;
 pub mod tls;
 mod transport;
+#[cfg(feature = "websocket")]
+mod websocket;
 mod writer;
 
 pub use bytes::Bytes;

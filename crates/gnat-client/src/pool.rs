@@ -145,6 +145,10 @@ impl ServerPool {
     /// Adds announced servers (`host:port`); returns the ones that were new.
     pub(crate) fn add_discovered(&mut self, urls: &[String]) -> Vec<String> {
         let mut added = Vec::new();
+        if self.entries.iter().any(|e| e.addr.is_websocket()) {
+            // `connect_urls` are the servers' NATS ports, not their WebSocket listeners.
+            return added;
+        }
         for url in urls {
             let Ok(mut addr) = ServerAddr::from_discovered(url, self.tls) else {
                 continue;
