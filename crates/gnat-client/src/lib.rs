@@ -48,6 +48,13 @@
 //!   subscription (with the remaining auto-unsubscribe count) and the request inbox before
 //!   sending what was buffered while disconnected.
 //!
+//! Beyond the basics — request-many ([`Client::send_request_many`]), auth callbacks and
+//! signing callbacks ([`ConnectOptions::auth_callback`], [`ConnectOptions::jwt_with_signer`]),
+//! server pool control ([`Client::servers`], [`Client::set_servers`],
+//! [`ConnectOptions::reconnect_to_server`], [`ConnectOptions::lame_duck_max_delay`]), a custom
+//! rustls configuration ([`TlsOptions::custom_config`]) and WebSocket (`ws://`, `wss://`,
+//! feature `websocket`) — each has a compiled example in the crate's README.
+//!
 //! ## What it does not do
 //!
 //! It does not parse or encode wire bytes itself (that is [`proto`]), and knows nothing about
@@ -119,6 +126,11 @@ pub use request_many::{Replies, RequestMany};
 pub use sub_queue::CloseReason;
 pub use subscription::Subscription;
 pub use tls::TlsOptions;
+
+/// This crate's README, compiled (and type-checked) as doctests.
+#[cfg(all(doctest, feature = "websocket"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Locks a mutex, ignoring poisoning: a panic elsewhere must not take the connection down with
 /// it, and every critical section leaves the state consistent between statements.

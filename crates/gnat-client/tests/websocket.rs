@@ -6,6 +6,7 @@
 mod real;
 
 use gnat_client::{Client, ConnectOptions, ErrorKind, Event};
+use gnat_test_support::proxy::Proxy;
 use gnat_test_support::{NatsServer, tls};
 use real::{EventLog, blocking, fast_reconnect, next};
 
@@ -133,4 +134,45 @@ async fn a_non_websocket_port_fails_clearly() {
         .await
         .unwrap_err();
     assert!(err.message().contains("websocket"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_over_ws_through_a_cut_and_a_stall() {
+    let server = NatsServer::builder().websocket(false).start();
+    let ws_port: u16 = server
+        .websocket_url()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], ws_port)));
+    let (opts, mut log) = EventLog::options(fast_reconnect(
+        ConnectOptions::new()
+            .ping_interval(std::time::Duration::from_millis(200))
+            .max_pings_outstanding(2),
+    ));
+    let ws = opts
+        .connect(format!("ws://127.0.0.1:{}", proxy.port()))
+        .await
+        .unwrap();
+    let mut sub = ws.subscribe("ws.faults").await.unwrap();
+    ws.flush().await.unwrap();
+    let tcp = gnat_client::connect(server.url()).await.unwrap();
+
+    proxy.cut();
+    log.wait_for("Reconnected", |e| matches!(e, Event::Reconnected { .. }))
+        .await;
+    ws.flush().await.unwrap();
+    tcp.publish("ws.faults", "after cut").await.unwrap();
+    assert_eq!(next(&mut sub).await.payload, "after cut");
+
+    // Silence, not an error: the missed PONGs find it stale.
+    proxy.stall();
+    log.wait_for("Reconnected", |e| matches!(e, Event::Reconnected { .. }))
+        .await;
+    ws.flush().await.unwrap();
+    tcp.publish("ws.faults", "after stall").await.unwrap();
+    assert_eq!(next(&mut sub).await.payload, "after stall");
 }
