@@ -50,6 +50,21 @@ async fn pub_sub_request_over_ws() {
     assert!(ws.current_server().unwrap().url.starts_with("ws://"));
 }
 
+/// With the listener's compression on, the client (which offers no extension) still gets
+/// plain frames: the handshake refuses an extension it did not ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_with_the_servers_compression_on() {
+    let server = NatsServer::builder()
+        .websocket(false)
+        .websocket_compression(true)
+        .start();
+    let ws = gnat_client::connect(server.websocket_url().unwrap())
+        .await
+        .unwrap();
+    let tcp = gnat_client::connect(server.url()).await.unwrap();
+    exercise(&ws, &tcp).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pub_sub_request_over_wss_with_verification() {
     let files = tls::generate(&[]);

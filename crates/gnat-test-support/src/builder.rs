@@ -153,6 +153,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Turns the WebSocket listener's `compression` on (the server then compresses for
+    /// clients that offer permessage-deflate). Needs [`websocket`](Self::websocket).
+    pub fn websocket_compression(mut self, on: bool) -> Self {
+        self.spec.websocket_compression = on;
+        self
+    }
+
     /// Sets the JetStream domain; implies [`jetstream(true)`](Self::jetstream).
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.spec.domain = Some(domain.into());

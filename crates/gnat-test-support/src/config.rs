@@ -23,6 +23,8 @@ pub(crate) struct Spec {
     /// A `websocket {}` listener: `Some(false)` plain (`no_tls`), `Some(true)` with the TLS
     /// certificate of [`TlsSpec`].
     pub(crate) websocket: Option<bool>,
+    /// `compression: true` in the `websocket {}` block.
+    pub(crate) websocket_compression: bool,
     /// Appended verbatim to the generated config, in order.
     pub(crate) snippets: Vec<String>,
     /// Extra command-line arguments, after `-c <config>`.
@@ -136,6 +138,9 @@ impl Spec {
         }
         if let Some(tls_on) = self.websocket {
             let _ = write!(c, "websocket {{\n  listen: {}\n", listen(ports.websocket));
+            if self.websocket_compression {
+                c.push_str("  compression: true\n");
+            }
             match (&self.tls, tls_on) {
                 (Some(tls), true) => {
                     let _ = writeln!(
