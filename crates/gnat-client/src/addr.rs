@@ -141,6 +141,13 @@ impl ServerAddr {
         self
     }
 
+    /// The same address as a WebSocket one or not (a discovered server inherits it from the
+    /// configured ones).
+    pub(crate) fn with_websocket(mut self, websocket: bool) -> ServerAddr {
+        self.websocket = websocket;
+        self
+    }
+
     /// The same address with the credentials of `other` (e.g. a discovered server taking
     /// those of the configured URL).
     pub(crate) fn with_credentials_of(mut self, other: &ServerAddr) -> ServerAddr {

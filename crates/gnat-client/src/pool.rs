@@ -145,14 +145,13 @@ impl ServerPool {
     /// Adds announced servers (`host:port`); returns the ones that were new.
     pub(crate) fn add_discovered(&mut self, urls: &[String]) -> Vec<String> {
         let mut added = Vec::new();
-        if self.entries.iter().any(|e| e.addr.is_websocket()) {
-            // `connect_urls` are the servers' NATS ports, not their WebSocket listeners.
-            return added;
-        }
+        // To a WebSocket client the server announces its cluster's WebSocket listeners.
+        let websocket = self.entries.iter().any(|e| e.addr.is_websocket());
         for url in urls {
             let Ok(mut addr) = ServerAddr::from_discovered(url, self.tls) else {
                 continue;
             };
+            addr = addr.with_websocket(websocket);
             if let Some(from) = &self.credentials {
                 addr = addr.with_credentials_of(from);
             }

@@ -191,3 +191,52 @@ async fn reconnects_over_ws_through_a_cut_and_a_stall() {
     tcp.publish("ws.faults", "after stall").await.unwrap();
     assert_eq!(next(&mut sub).await.payload, "after stall");
 }
+
+/// A cluster with WebSocket listeners: the server announces the others' WebSocket ports to a
+/// ws client, and when its node dies the client fails over to another one over ws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovers_a_clusters_websocket_ports_and_fails_over() {
+    let mut cluster = gnat_test_support::Cluster::start_with(3, |_, b| b.websocket(false));
+    let ws_urls: Vec<String> = (0..3)
+        .map(|i| cluster.server(i).websocket_url().unwrap())
+        .collect();
+    let (opts, mut log) = EventLog::options(fast_reconnect(ConnectOptions::new()));
+    let ws = opts.connect(&ws_urls[0]).await.unwrap();
+    let deadline = std::time::Instant::now() + real::DEADLINE;
+    while ws.servers().len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", ws.servers());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut pool: Vec<String> = ws.servers().into_iter().map(|s| s.url).collect();
+    pool.sort();
+    let mut want = ws_urls.clone();
+    want.sort();
+    assert_eq!(pool, want, "the announced servers are ws:// ones");
+
+    let mut sub = ws.subscribe("ws.cluster").await.unwrap();
+    ws.flush().await.unwrap();
+    blocking(|| cluster.kill(0));
+    let Event::Reconnected { server } = log
+        .wait_for("Reconnected", |e| matches!(e, Event::Reconnected { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(ws_urls[1..].contains(&format!("ws://{server}")), "{server}");
+    ws.flush().await.unwrap();
+    let publisher = gnat_client::connect(cluster.server(1).url()).await.unwrap();
+    // Interest crosses the route asynchronously: probe until it arrives.
+    loop {
+        publisher.publish("ws.cluster", "hi").await.unwrap();
+        publisher.flush().await.unwrap();
+        if let Ok(Some(_)) =
+            tokio::time::timeout(std::time::Duration::from_millis(100), sub.next()).await
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delivery after failover"
+        );
+    }
+}
