@@ -315,7 +315,13 @@ fn parse(input: &str) -> Result<ServerAddr, AddrError> {
         return Err(AddrError::UnexpectedPath(redact(input)));
     }
 
-    let (host, port) = split_host_port(authority, input)?;
+    // A WebSocket URL without a port means HTTP's (RFC 6455 §3).
+    let default_port = match (websocket, tls) {
+        (false, _) => DEFAULT_PORT,
+        (true, false) => 80,
+        (true, true) => 443,
+    };
+    let (host, port) = split_host_port(authority, input, default_port)?;
     Ok(ServerAddr {
         host,
         port,
@@ -326,7 +332,11 @@ fn parse(input: &str) -> Result<ServerAddr, AddrError> {
 }
 
 /// Splits `host`, `host:port`, `[v6]`, `[v6]:port` (or a bare v6 literal).
-fn split_host_port(authority: &str, input: &str) -> Result<(String, u16), AddrError> {
+fn split_host_port(
+    authority: &str,
+    input: &str,
+    default_port: u16,
+) -> Result<(String, u16), AddrError> {
     if authority.is_empty() {
         return Err(AddrError::EmptyHost(redact(input)));
     }
@@ -341,7 +351,7 @@ fn split_host_port(authority: &str, input: &str) -> Result<(String, u16), AddrEr
             .parse()
             .map_err(|_| AddrError::InvalidHost(redact(input)))?;
         let port = match after {
-            "" => DEFAULT_PORT,
+            "" => default_port,
             _ => match after.strip_prefix(':') {
                 Some(port) => parse_port(port, input)?,
                 None => return Err(AddrError::InvalidHost(redact(input))),
@@ -350,14 +360,14 @@ fn split_host_port(authority: &str, input: &str) -> Result<(String, u16), AddrEr
         return Ok((ip.to_string(), port));
     }
     match authority.matches(':').count() {
-        0 => Ok((check_host(authority, input)?, DEFAULT_PORT)),
+        0 => Ok((check_host(authority, input)?, default_port)),
         1 => {
             let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
             Ok((check_host(host, input)?, parse_port(port, input)?))
         }
         // More than one colon: only a bare IPv6 literal (no port) makes sense.
         _ => match authority.parse::<Ipv6Addr>() {
-            Ok(ip) => Ok((ip.to_string(), DEFAULT_PORT)),
+            Ok(ip) => Ok((ip.to_string(), default_port)),
             Err(_) => Err(AddrError::InvalidHost(redact(input))),
         },
     }
