@@ -9,8 +9,8 @@
 //!
 //! What it does not do: resolve names, or decide TLS-ness for discovered
 //! servers (the caller passes it to [`ServerAddr::from_discovered`], or uses
-//! [`ServerAddr::with_tls`]). WebSocket URLs are rejected: gnat speaks plain
-//! TCP (optionally TLS) only.
+//! [`ServerAddr::with_tls`]). WebSocket URLs (`ws://`, `wss://`) are accepted with
+//! the `websocket` feature (on by default) and rejected without it.
 //!
 //! [`Display`](fmt::Display) never shows credentials, so an address can be
 //! logged safely; [`Debug`](fmt::Debug) hides them too.
@@ -91,6 +91,8 @@ pub struct ServerAddr {
     host: String,
     port: u16,
     tls: bool,
+    /// `ws://` or `wss://`: NATS over a WebSocket (`tls` says whether it is `wss`).
+    websocket: bool,
     credentials: Credentials,
 }
 
@@ -124,10 +126,25 @@ impl ServerAddr {
         self.tls
     }
 
+    /// Whether the scheme was `ws://` or `wss://` (NATS over WebSocket; [`is_tls`] says
+    /// which).
+    ///
+    /// [`is_tls`]: ServerAddr::is_tls
+    pub fn is_websocket(&self) -> bool {
+        self.websocket
+    }
+
     /// The same address with TLS required or not, e.g. to make a discovered
     /// server inherit the TLS-ness of the configured ones.
     pub fn with_tls(mut self, tls: bool) -> ServerAddr {
         self.tls = tls;
+        self
+    }
+
+    /// The same address as a WebSocket one or not (a discovered server inherits it from the
+    /// configured ones).
+    pub(crate) fn with_websocket(mut self, websocket: bool) -> ServerAddr {
+        self.websocket = websocket;
         self
     }
 
@@ -193,7 +210,12 @@ impl FromStr for ServerAddr {
 impl fmt::Display for ServerAddr {
     /// `nats://host:port` or `tls://host:port`; never shows credentials.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "tls" } else { "nats" };
+        let scheme = match (self.websocket, self.tls) {
+            (false, false) => "nats",
+            (false, true) => "tls",
+            (true, false) => "ws",
+            (true, true) => "wss",
+        };
         write!(f, "{scheme}://{}", self.socket_addr_string())
     }
 }
@@ -236,11 +258,16 @@ fn parse(input: &str) -> Result<ServerAddr, AddrError> {
     if input.is_empty() {
         return Err(AddrError::Empty);
     }
-    let (tls, rest) = match input.split_once("://") {
+    let (tls, websocket, rest) = match input.split_once("://") {
         Some((scheme, rest)) => {
-            let tls = match scheme.to_ascii_lowercase().as_str() {
-                "nats" => false,
-                "tls" => true,
+            let (tls, websocket) = match scheme.to_ascii_lowercase().as_str() {
+                "nats" => (false, false),
+                "tls" => (true, false),
+                #[cfg(feature = "websocket")]
+                "ws" => (false, true),
+                #[cfg(feature = "websocket")]
+                "wss" => (true, true),
+                #[cfg(not(feature = "websocket"))]
                 "ws" | "wss" => {
                     return Err(AddrError::WebSocket {
                         scheme: scheme.to_owned(),
@@ -254,9 +281,9 @@ fn parse(input: &str) -> Result<ServerAddr, AddrError> {
                     });
                 }
             };
-            (tls, rest)
+            (tls, websocket, rest)
         }
-        None => (false, input),
+        None => (false, false, input),
     };
 
     // The host can never contain '@', so the last one ends the user-info part.
@@ -288,17 +315,28 @@ fn parse(input: &str) -> Result<ServerAddr, AddrError> {
         return Err(AddrError::UnexpectedPath(redact(input)));
     }
 
-    let (host, port) = split_host_port(authority, input)?;
+    // A WebSocket URL without a port means HTTP's (RFC 6455 §3).
+    let default_port = match (websocket, tls) {
+        (false, _) => DEFAULT_PORT,
+        (true, false) => 80,
+        (true, true) => 443,
+    };
+    let (host, port) = split_host_port(authority, input, default_port)?;
     Ok(ServerAddr {
         host,
         port,
         tls,
+        websocket,
         credentials,
     })
 }
 
 /// Splits `host`, `host:port`, `[v6]`, `[v6]:port` (or a bare v6 literal).
-fn split_host_port(authority: &str, input: &str) -> Result<(String, u16), AddrError> {
+fn split_host_port(
+    authority: &str,
+    input: &str,
+    default_port: u16,
+) -> Result<(String, u16), AddrError> {
     if authority.is_empty() {
         return Err(AddrError::EmptyHost(redact(input)));
     }
@@ -313,7 +351,7 @@ fn split_host_port(authority: &str, input: &str) -> Result<(String, u16), AddrEr
             .parse()
             .map_err(|_| AddrError::InvalidHost(redact(input)))?;
         let port = match after {
-            "" => DEFAULT_PORT,
+            "" => default_port,
             _ => match after.strip_prefix(':') {
                 Some(port) => parse_port(port, input)?,
                 None => return Err(AddrError::InvalidHost(redact(input))),
@@ -322,14 +360,14 @@ fn split_host_port(authority: &str, input: &str) -> Result<(String, u16), AddrEr
         return Ok((ip.to_string(), port));
     }
     match authority.matches(':').count() {
-        0 => Ok((check_host(authority, input)?, DEFAULT_PORT)),
+        0 => Ok((check_host(authority, input)?, default_port)),
         1 => {
             let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
             Ok((check_host(host, input)?, parse_port(port, input)?))
         }
         // More than one colon: only a bare IPv6 literal (no port) makes sense.
         _ => match authority.parse::<Ipv6Addr>() {
-            Ok(ip) => Ok((ip.to_string(), DEFAULT_PORT)),
+            Ok(ip) => Ok((ip.to_string(), default_port)),
             Err(_) => Err(AddrError::InvalidHost(redact(input))),
         },
     }
@@ -536,13 +574,30 @@ mod tests {
         let err = |s: &str| s.parse::<ServerAddr>().unwrap_err();
         assert_eq!(err(""), AddrError::Empty);
         assert_eq!(err("   "), AddrError::Empty);
-        assert!(matches!(err("ws://host:80"), AddrError::WebSocket { .. }));
-        assert!(matches!(err("WSS://host"), AddrError::WebSocket { .. }));
-        assert!(
-            err("wss://host")
-                .to_string()
-                .contains("WebSocket is not supported")
-        );
+        #[cfg(not(feature = "websocket"))]
+        {
+            assert!(matches!(err("ws://host:80"), AddrError::WebSocket { .. }));
+            assert!(matches!(err("WSS://host"), AddrError::WebSocket { .. }));
+            assert!(
+                err("wss://host")
+                    .to_string()
+                    .contains("WebSocket is not supported")
+            );
+        }
+        #[cfg(feature = "websocket")]
+        {
+            let ws = addr("ws://host:80");
+            assert!(ws.is_websocket() && !ws.is_tls());
+            assert_eq!(ws.to_string(), "ws://host:80");
+            let wss = addr("WSS://u:p@host:443");
+            assert!(wss.is_websocket() && wss.is_tls());
+            assert_eq!(wss.to_string(), "wss://host:443");
+            assert!(matches!(
+                err("ws://host:80/path"),
+                AddrError::UnexpectedPath(_)
+            ));
+            assert!(matches!(err("ws://ho st:80"), AddrError::InvalidHost(_)));
+        }
         assert!(matches!(
             err("http://host"),
             AddrError::UnsupportedScheme { .. }
@@ -578,6 +633,7 @@ mod tests {
         );
         assert_eq!(parse_server_list(" , ").unwrap_err(), AddrError::Empty);
         assert_eq!(parse_server_list("").unwrap_err(), AddrError::Empty);
+        #[cfg(not(feature = "websocket"))]
         assert!(matches!(
             parse_server_list("a:1,ws://b"),
             Err(AddrError::WebSocket { .. })

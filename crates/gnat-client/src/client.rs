@@ -134,7 +134,10 @@ impl Client {
                     first = Some(est);
                     break;
                 }
-                Err(e) => last_error = Some(e),
+                Err(e) => {
+                    lock(&shared.pool).failed(&addr.socket_addr_string(), e.message());
+                    last_error = Some(e);
+                }
             }
         }
         if first.is_none() && !retry {
@@ -317,6 +320,38 @@ impl Client {
         Message::from_wire(msg).map_err(Error::from)
     }
 
+    /// Sends a request and returns a [`Replies`](crate::Replies) stream of every reply
+    /// until the client's request timeout (ADR-47 request-many with its defaults; see
+    /// [`Client::send_request_many`] for stall timer, maximum count and sentinel). No
+    /// responders ends the stream at once with [`ErrorKind::NoResponders`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: gnat_client::Client) -> Result<(), gnat_client::Error> {
+    /// let mut replies = client.request_many("sensors.read", "").await?;
+    /// while let Some(reply) = replies.next().await {
+    ///     println!("{:?}", reply?.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn request_many(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<crate::Replies> {
+        self.send_request_many(subject, crate::RequestMany::new().payload(payload))
+            .await
+    }
+
+    /// Sends a [`RequestMany`](crate::RequestMany) and returns the stream of its replies.
+    /// Subject, headers and payload are checked before anything is written.
+    pub async fn send_request_many(
+        &self,
+        subject: impl AsRef<str>,
+        request: crate::RequestMany,
+    ) -> Result<crate::Replies> {
+        crate::request_many::send(&self.handle, subject.as_ref(), request).await
+    }
+
     /// Waits until the server has processed everything sent before this call (a PING/PONG
     /// round trip). If the connection drops first, fails with [`ErrorKind::Disconnected`]:
     /// what was sent may or may not have been processed.
@@ -384,6 +419,47 @@ impl Client {
     /// The INFO of the current (or last) server.
     pub fn server_info(&self) -> Arc<Info> {
         self.shared().server_info()
+    }
+
+    /// The server this client is connected to (URL, id, name, version, cluster), or `None`
+    /// while disconnected or closed.
+    pub fn current_server(&self) -> Option<crate::CurrentServer> {
+        if self.state() != State::Connected {
+            return None;
+        }
+        let url = lock(&self.shared().pool).current_url()?;
+        let info = self.server_info();
+        Some(crate::CurrentServer {
+            url,
+            server_id: info.server_id.clone(),
+            server_name: info.server_name.clone(),
+            version: info.version.clone(),
+            cluster: info.cluster.clone(),
+        })
+    }
+
+    /// The server pool, in the order servers are tried, with what the client knows of each
+    /// (connected before, failed attempts since the last success, last error, configured or
+    /// discovered, lame duck).
+    pub fn servers(&self) -> Vec<crate::ServerStatus> {
+        lock(&self.shared().pool).statuses()
+    }
+
+    /// Replaces the configured servers (comma-separated URLs) for the next reconnects; the
+    /// current connection stays. What is known of servers already in the pool is kept;
+    /// discovered servers are dropped until the cluster announces them again. An empty or
+    /// invalid list is refused with [`ErrorKind::Config`] and changes nothing.
+    pub fn set_servers(&self, urls: impl AsRef<str>) -> Result<()> {
+        let addrs = crate::addr::parse_server_list(urls.as_ref())
+            .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
+        if addrs.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "set_servers: the pool cannot be empty",
+            ));
+        }
+        lock(&self.shared().pool).replace(addrs);
+        Ok(())
     }
 
     /// The largest payload the server accepts.

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::addr::ServerAddr;
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthContext, AuthFields};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ConnectOptions;
 use crate::transport::Transport;
@@ -112,7 +112,11 @@ async fn handshake(
     tls: &TlsConfig,
 ) -> Result<Established> {
     let tls_first = opts.tls.is_tls_first();
+    #[cfg(feature = "websocket")]
+    let websocket = addr.is_websocket() && opts.custom_transport.is_none();
     let mut transport = match &opts.custom_transport {
+        #[cfg(feature = "websocket")]
+        None if websocket => websocket_connect(addr, opts, tls).await?,
         Some(connector) => {
             let io = connector(addr.socket_addr_string())
                 .await
@@ -120,7 +124,7 @@ async fn handshake(
             Transport::Custom(io)
         }
         None => {
-            let tcp = TcpStream::connect(addr.socket_addr_string())
+            let tcp = tcp_connect(addr, opts.local_address)
                 .await
                 .map_err(|e| Error::io(&format!("connect to {addr}"), e))?;
             tcp.set_nodelay(true)
@@ -151,7 +155,15 @@ async fn handshake(
         }
     };
     let want_tls = addr.is_tls() || opts.tls.is_required() || info.tls_required;
-    if want_tls && !tls_first {
+    if let Transport::WebSocket { tls: ws_tls, .. } = &transport {
+        // TLS, if any, is below the WebSocket: there is no upgrade after INFO.
+        if (addr.is_tls() || opts.tls.is_required()) && !*ws_tls {
+            return Err(Error::new(
+                ErrorKind::Tls,
+                format!("{addr}: TLS is required: use a wss:// URL"),
+            ));
+        }
+    } else if want_tls && !tls_first {
         if !buf.is_empty() {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -167,7 +179,16 @@ async fn handshake(
         };
     }
 
-    let connect = connect_message(addr, opts, &info, matches!(transport, Transport::Tls(_)))?;
+    let connect = connect_message(
+        addr,
+        opts,
+        &info,
+        matches!(
+            transport,
+            Transport::Tls(_) | Transport::WebSocket { tls: true, .. }
+        ),
+    )
+    .await?;
     let mut out = BytesMut::with_capacity(512);
     proto::encode_connect(&mut out, &connect)?;
     proto::encode_ping(&mut out);
@@ -210,6 +231,77 @@ async fn handshake(
     })
 }
 
+/// TCP, TLS when `wss://`, and the WebSocket opening handshake.
+#[cfg(feature = "websocket")]
+async fn websocket_connect(
+    addr: &ServerAddr,
+    opts: &ConnectOptions,
+    tls: &TlsConfig,
+) -> Result<Transport> {
+    if opts.tls.is_required() && !addr.is_tls() {
+        // Never in the clear when the options ask for TLS.
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!("{addr}: TLS is required: use a wss:// URL"),
+        ));
+    }
+    let tcp = tcp_connect(addr, opts.local_address)
+        .await
+        .map_err(|e| Error::io(&format!("connect to {addr}"), e))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| Error::io(&format!("{addr}: set TCP_NODELAY"), e))?;
+    let host_port = addr.socket_addr_string();
+    let ws_error = |e| Error::io(&format!("{addr}: websocket"), e);
+    let io: Box<dyn crate::transport::Io> = if addr.is_tls() {
+        let config = tls.get(opts)?;
+        let stream = crate::tls::connect(config, opts.tls.server_name_for(addr.host()), tcp)
+            .await
+            .map_err(|e| Error::tls(Some(&addr.to_string()), e))?;
+        Box::new(
+            crate::websocket::connect(stream, &host_port)
+                .await
+                .map_err(ws_error)?,
+        )
+    } else {
+        Box::new(
+            crate::websocket::connect(tcp, &host_port)
+                .await
+                .map_err(ws_error)?,
+        )
+    };
+    Ok(Transport::WebSocket {
+        io,
+        tls: addr.is_tls(),
+    })
+}
+
+/// A TCP connection to `addr`, from `local` when given (the first resolved address of the
+/// same family is used).
+async fn tcp_connect(
+    addr: &ServerAddr,
+    local: Option<std::net::SocketAddr>,
+) -> std::io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(addr.socket_addr_string()).await;
+    };
+    let target = tokio::net::lookup_host(addr.socket_addr_string())
+        .await?
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{addr} has no address of the local address's family ({local})"),
+            )
+        })?;
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(local)?;
+    socket.connect(target).await
+}
+
 /// Adds to a failed TLS upgrade why TLS was attempted, when the reason is not the client's own
 /// choice or the server never offered it: "certificate verify failed" alone does not tell a
 /// user who configured no TLS that the server requires it.
@@ -244,35 +336,68 @@ fn server_refusal(addr: &ServerAddr, text: String) -> Error {
     Error::new(kind, format!("{addr}: {text}"))
 }
 
-/// The CONNECT message for this attempt: credentials from the options (a creds file is read
-/// again, so rotation is picked up) or else from the URL; the nonce signed fresh.
-fn connect_message(
+/// The CONNECT message for this attempt: credentials from the options — a creds file read
+/// again, signers and the auth callback run with this connection's nonce, so rotation is
+/// picked up — or else from the URL. Every kind of credential set goes in (token,
+/// user/password, nkey or JWT with its signature); the callback's fields come last and win.
+/// A credential that cannot be had fails the attempt with [`ErrorKind::Config`] (reported as
+/// `Event::CredentialsError`), never falling back to older credentials.
+async fn connect_message(
     addr: &ServerAddr,
     opts: &ConnectOptions,
     info: &Info,
     tls: bool,
 ) -> Result<Connect> {
-    let auth = match (&opts.credentials_file, &opts.auth) {
-        (Some(path), _) => {
+    let nonce = info.nonce.as_deref();
+    let credential_error = |what: String| Error::new(ErrorKind::Config, what);
+    let mut fields = AuthFields::default();
+    for auth in &opts.auth {
+        // A creds file stands for the JWT it was read into: read it again.
+        if matches!(auth, Auth::Jwt { .. })
+            && let Some(path) = &opts.credentials_file
+        {
             let (jwt, key) = crate::auth::load_creds(path).map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("credentials file {}: {e}", path.display()),
-                )
+                credential_error(format!("credentials file {}: {e}", path.display()))
             })?;
-            Auth::Jwt { jwt, key }
+            fields.overlay(Auth::Jwt { jwt, key }.fields(nonce));
+        } else {
+            fields.overlay(auth.fields(nonce));
         }
-        (None, Auth::None) => match (addr.username(), addr.password(), addr.token()) {
+    }
+    if let Some(signer) = &opts.signer {
+        fields.jwt.clone_from(&signer.jwt);
+        fields.nkey.clone_from(&signer.nkey);
+        if let Some(nonce) = nonce {
+            let sig = (signer.sign)(nonce.as_bytes())
+                .map_err(|e| credential_error(format!("signing the server's nonce: {e}")))?;
+            fields.sig = Some(crate::auth::base64url_nopad(&sig));
+        }
+    }
+    let configured = !opts.auth.is_empty() || opts.signer.is_some();
+    if !configured {
+        let from_url = match (addr.username(), addr.password(), addr.token()) {
             (Some(user), Some(pass), _) => Auth::UserPassword {
                 user: user.to_string(),
                 pass: pass.to_string(),
             },
             (_, _, Some(token)) => Auth::Token(token.to_string()),
             _ => Auth::None,
-        },
-        (None, auth) => auth.clone(),
-    };
-    let fields = auth.fields(info.nonce.as_deref());
+        };
+        fields.overlay(from_url.fields(nonce));
+    }
+    if let Some(callback) = &opts.auth_callback {
+        let ctx = AuthContext {
+            server: addr.socket_addr_string(),
+            nonce: nonce.map(str::to_string),
+        };
+        let given = callback(ctx)
+            .await
+            .map_err(|e| credential_error(format!("auth callback: {e}")))?;
+        fields.overlay(given);
+    }
+    fields
+        .check()
+        .map_err(|name| credential_error(format!("credential {name} holds a control character")))?;
     let mut connect = Connect::client_defaults();
     connect.tls_required = tls;
     connect.name = opts.name.clone();

@@ -122,6 +122,8 @@ async fn serve(
     let interval = shared.opts.ping_interval;
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
     let mut handed = None;
+    // Armed when the server announced lame duck mode: when it fires, flush and move.
+    let mut lame_duck: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
     let end = loop {
         tokio::select! {
@@ -148,15 +150,22 @@ async fn serve(
                     ));
                 }
             }
+            () = async { lame_duck.as_mut().expect("armed").await }, if lame_duck.is_some() => {
+                // What is queued (and the flushes waiting) reach the old server first.
+                flush_before_close(shared, &mut reader).await;
+                break End::Reconnect(format!("{server} entered lame duck mode"));
+            }
             _ = shared.command_wake.notified() => match shared.take_command() {
                 Some(Command::Close) => {
                     flush_before_close(shared, &mut reader).await;
                     break End::Close;
                 }
                 Some(Command::Reconnect) => break End::Reconnect("reconnect requested".to_string()),
-                Some(Command::LameDuck) => {
-                    break End::Reconnect(format!("{server} entered lame duck mode"));
+                Some(Command::LameDuck) if lame_duck.is_none() => {
+                    let delay = Rng::new().jitter(shared.opts.lame_duck_max_delay);
+                    lame_duck = Some(Box::pin(tokio::time::sleep(delay)));
                 }
+                Some(Command::LameDuck) => {}
                 None => {}
             },
         }
@@ -219,8 +228,27 @@ async fn reconnect(
             return None;
         }
         *backoff_step = backoff_step.saturating_add(1);
-        let delay = shared.opts.backoff.delay(*backoff_step, rng);
-        let addr = lock(&shared.pool).next_server()?;
+        let mut delay = shared.opts.backoff.delay(*backoff_step, rng);
+        let mut chosen = None;
+        if let Some(choose) = &shared.opts.reconnect_to_server {
+            let servers = lock(&shared.pool).statuses();
+            if let Some((server, wanted)) = choose(&servers, attempt) {
+                chosen = lock(&shared.pool).find(&server);
+                if chosen.is_some() {
+                    // Never a spin: from the second attempt on, at least the backoff's base.
+                    let floor = if attempt > 1 {
+                        shared.opts.backoff.base
+                    } else {
+                        std::time::Duration::ZERO
+                    };
+                    delay = wanted.max(floor);
+                }
+            }
+        }
+        let addr = match chosen {
+            Some(addr) => addr,
+            None => lock(&shared.pool).next_server()?,
+        };
         let attempt_result = tokio::select! {
             _ = shared.close_signal() => return None,
             r = async {
@@ -228,11 +256,20 @@ async fn reconnect(
                 establish(&addr, &shared.opts, tls).await
             } => r,
         };
+        if let Err(e) = &attempt_result {
+            lock(&shared.pool).failed(&addr.socket_addr_string(), e.message());
+        }
         match attempt_result {
             Ok(est) => return Some(est),
             Err(e) if e.is_authorization() => shared.emit(Event::ServerError {
                 message: e.message().to_string(),
             }),
+            Err(e) if e.kind() == crate::ErrorKind::Config => {
+                shared.emit(Event::CredentialsError {
+                    server: addr.socket_addr_string(),
+                    message: e.message().to_string(),
+                });
+            }
             Err(_) => {}
         }
     }

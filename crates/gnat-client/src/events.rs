@@ -68,6 +68,15 @@ pub enum Event {
         /// The new servers (`host:port`).
         servers: Vec<String>,
     },
+    /// Credentials for a connection attempt could not be had: a credentials file that became
+    /// unreadable or invalid, a failing signer or auth callback. The attempt fails (nothing
+    /// older is reused) and the next one comes after the backoff.
+    CredentialsError {
+        /// The server the attempt was for, `host:port`.
+        server: String,
+        /// What went wrong (never the secret itself).
+        message: String,
+    },
     /// The client is closed for good.
     Closed,
 }
@@ -203,6 +212,9 @@ fn trace(event: &Event) {
         }
         Event::ServersDiscovered { servers } => {
             tracing::debug!(servers = ?servers, "servers discovered")
+        }
+        Event::CredentialsError { server, message } => {
+            tracing::error!(server = %server, error = %message, "credentials unavailable")
         }
         Event::Closed => tracing::info!("closed"),
     }

@@ -48,10 +48,17 @@
 //!   subscription (with the remaining auto-unsubscribe count) and the request inbox before
 //!   sending what was buffered while disconnected.
 //!
+//! Beyond the basics — request-many ([`Client::send_request_many`]), auth callbacks and
+//! signing callbacks ([`ConnectOptions::auth_callback`], [`ConnectOptions::jwt_with_signer`]),
+//! server pool control ([`Client::servers`], [`Client::set_servers`],
+//! [`ConnectOptions::reconnect_to_server`], [`ConnectOptions::lame_duck_max_delay`]), a custom
+//! rustls configuration ([`TlsOptions::custom_config`]) and WebSocket (`ws://`, `wss://`,
+//! feature `websocket`) — each has a compiled example in the crate's README.
+//!
 //! ## What it does not do
 //!
 //! It does not parse or encode wire bytes itself (that is [`proto`]), and knows nothing about
-//! JetStream (that is `gnat-jetstream`). WebSocket transports are not supported.
+//! JetStream (that is `gnat-jetstream`).
 //!
 //! ## Layout
 //!
@@ -79,6 +86,8 @@
 #![forbid(unsafe_code)]
 
 pub use proto;
+/// The rustls version gnat-client uses, for [`TlsOptions::custom_config`].
+pub use rustls;
 
 pub mod addr;
 pub mod auth;
@@ -93,6 +102,7 @@ mod options;
 mod pacing;
 mod pool;
 mod reader;
+mod request_many;
 mod requests;
 pub mod rng;
 mod shared;
@@ -100,6 +110,8 @@ mod sub_queue;
 mod subscription;
 pub mod tls;
 mod transport;
+#[cfg(feature = "websocket")]
+mod websocket;
 mod writer;
 
 pub use bytes::Bytes;
@@ -108,10 +120,17 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, Events, Statistics};
 pub use message::{Message, Subject};
 pub use options::{Backoff, ConnectOptions, SubscriptionLimits};
+pub use pool::{CurrentServer, ServerStatus};
 pub use proto::{HeaderMap, StatusCode};
+pub use request_many::{Replies, RequestMany};
 pub use sub_queue::CloseReason;
 pub use subscription::Subscription;
 pub use tls::TlsOptions;
+
+/// This crate's README, compiled (and type-checked) as doctests.
+#[cfg(all(doctest, feature = "websocket"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Locks a mutex, ignoring poisoning: a panic elsewhere must not take the connection down with
 /// it, and every critical section leaves the state consistent between statements.

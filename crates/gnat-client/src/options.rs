@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Client;
-use crate::auth::{Auth, KeyPair};
+use crate::auth::{Auth, AuthCallback, AuthContext, AuthFields, KeyKind, KeyPair, SignFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
 use crate::tls::TlsOptions;
@@ -136,7 +136,14 @@ pub struct ConnectOptions {
     pub(crate) retry_on_initial_connect: bool,
     pub(crate) subscription_limits: SubscriptionLimits,
     pub(crate) pace_publishers: bool,
-    pub(crate) auth: Auth,
+    /// Static credentials, at most one per kind (token, user/password, nkey or JWT).
+    pub(crate) auth: Vec<Auth>,
+    pub(crate) signer: Option<Signer>,
+    pub(crate) auth_callback: Option<AuthCallback>,
+    pub(crate) reconnect_to_server: Option<ReconnectToServer>,
+    pub(crate) lame_duck_max_delay: Duration,
+    pub(crate) local_address: Option<std::net::SocketAddr>,
+    pub(crate) read_buffer_size: usize,
     pub(crate) tls: TlsOptions,
     pub(crate) tls_explicit: bool,
     pub(crate) event_callback: Option<EventCallback>,
@@ -165,7 +172,13 @@ impl Default for ConnectOptions {
             retry_on_initial_connect: false,
             subscription_limits: SubscriptionLimits::default(),
             pace_publishers: true,
-            auth: Auth::None,
+            auth: Vec::new(),
+            signer: None,
+            auth_callback: None,
+            reconnect_to_server: None,
+            lame_duck_max_delay: Duration::from_secs(2),
+            local_address: None,
+            read_buffer_size: 64 * 1024,
             tls: TlsOptions::default(),
             tls_explicit: false,
             event_callback: None,
@@ -196,6 +209,9 @@ impl fmt::Debug for ConnectOptions {
             .field("subscription_limits", &self.subscription_limits)
             .field("pace_publishers", &self.pace_publishers)
             .field("auth", &self.auth)
+            .field("signer", &self.signer.as_ref().map(|s| s.public_part()))
+            .field("auth_callback", &self.auth_callback.is_some())
+            .field("credentials_file", &self.credentials_file)
             .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
@@ -324,9 +340,10 @@ impl ConnectOptions {
         self
     }
 
-    /// Authenticate with a token.
+    /// Authenticate with a token. Combines with user/password and a signing method in one
+    /// CONNECT (each kind of credential replaces only its own kind).
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.auth = Auth::Token(token.into());
+        self.set_auth(Auth::Token(token.into()));
         self
     }
 
@@ -336,10 +353,10 @@ impl ConnectOptions {
         user: impl Into<String>,
         password: impl Into<String>,
     ) -> Self {
-        self.auth = Auth::UserPassword {
+        self.set_auth(Auth::UserPassword {
             user: user.into(),
             pass: password.into(),
-        };
+        });
         self
     }
 
@@ -347,7 +364,7 @@ impl ConnectOptions {
     pub fn nkey(mut self, seed: &str) -> Result<Self> {
         let key = KeyPair::from_seed(seed)
             .map_err(|e| Error::new(ErrorKind::Config, format!("nkey seed: {e}")))?;
-        self.auth = Auth::NKey(key);
+        self.set_auth(Auth::NKey(key));
         Ok(self)
     }
 
@@ -355,23 +372,177 @@ impl ConnectOptions {
     pub fn jwt(mut self, jwt: impl Into<String>, seed: &str) -> Result<Self> {
         let key = KeyPair::from_seed(seed)
             .map_err(|e| Error::new(ErrorKind::Config, format!("nkey seed: {e}")))?;
-        self.auth = Auth::Jwt {
+        self.set_auth(Auth::Jwt {
             jwt: jwt.into(),
             key,
-        };
+        });
         Ok(self)
+    }
+
+    /// Authenticate with a user JWT whose nonce signature comes from `sign` (the Ed25519
+    /// signature of the bytes given), so the seed never has to be in this process. `sign`
+    /// runs on every connect; an error fails that attempt (an
+    /// [`Event::CredentialsError`], then the next attempt after the backoff).
+    ///
+    /// ```no_run
+    /// # async fn demo(jwt: String, key: gnat_client::auth::KeyPair) -> gnat_client::Result<()> {
+    /// // `key` stands for a signer held elsewhere (an HSM, an agent, a vault).
+    /// let client = gnat_client::ConnectOptions::new()
+    ///     .jwt_with_signer(jwt, move |nonce: &[u8]| Ok(key.sign(nonce)))?
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn jwt_with_signer(
+        mut self,
+        jwt: impl Into<String>,
+        sign: impl Fn(&[u8]) -> std::result::Result<Vec<u8>, String> + Send + Sync + 'static,
+    ) -> Result<Self> {
+        let jwt = jwt.into();
+        if jwt.split('.').count() != 3 || jwt.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "jwt_with_signer: the JWT is not a three-part token",
+            ));
+        }
+        self.set_signer(Signer {
+            jwt: Some(jwt),
+            nkey: None,
+            sign: Arc::new(sign),
+        });
+        Ok(self)
+    }
+
+    /// Authenticate with a bare nkey given by its public key (`U…`), the nonce signed by
+    /// `sign` on every connect (see [`ConnectOptions::jwt_with_signer`]). The public key is
+    /// checked (base32, length, checksum, user kind) here.
+    pub fn nkey_with_signer(
+        mut self,
+        public_key: &str,
+        sign: impl Fn(&[u8]) -> std::result::Result<Vec<u8>, String> + Send + Sync + 'static,
+    ) -> Result<Self> {
+        match crate::auth::decode_public_key(public_key) {
+            Ok((KeyKind::User, _)) => {}
+            Ok((kind, _)) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("nkey public key: a {kind:?} key, a user key (U…) is required"),
+                ));
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("nkey public key: {}", e.to_string().replace("seed", "key")),
+                ));
+            }
+        }
+        self.set_signer(Signer {
+            jwt: None,
+            nkey: Some(public_key.trim().to_string()),
+            sign: Arc::new(sign),
+        });
+        Ok(self)
+    }
+
+    /// Runs `callback` on every connect and reconnect with the server and its nonce; the
+    /// credentials it returns (any mix of token, user/password, nkey and signature, JWT)
+    /// go into that CONNECT, over any set by the other methods — so a credential that
+    /// rotates (an expiring JWT, a short-lived token) is picked up on the next reconnect. An
+    /// `Err` fails the attempt: an [`Event::CredentialsError`], then the next attempt after
+    /// the backoff (never a spin). The callback's time counts against the connection timeout.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> gnat_client::Result<()> {
+    /// use gnat_client::auth::AuthFields;
+    /// let client = gnat_client::ConnectOptions::new()
+    ///     .auth_callback(|ctx| async move {
+    ///         // Fetch the current token from wherever it lives.
+    ///         let _ = ctx.nonce;
+    ///         Ok(AuthFields::new().with_token("s3cr3t"))
+    ///     })
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn auth_callback<F, Fut>(mut self, callback: F) -> Self
+    where
+        F: Fn(AuthContext) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::result::Result<AuthFields, String>> + Send + 'static,
+    {
+        self.auth_callback = Some(Arc::new(move |ctx| Box::pin(callback(ctx))));
+        self
+    }
+
+    /// When the server announces lame duck mode, the client moves to another server after a
+    /// random delay between zero and `max` (default 2 s), so that a cluster's clients do not
+    /// all reconnect at once; zero moves at once. Before moving it flushes: what was queued
+    /// reaches the old server, and `flush()` calls waiting then complete instead of failing.
+    /// Keep it below the server's `lame_duck_grace_period` (10 s by default), after which the
+    /// server starts closing clients itself.
+    pub fn lame_duck_max_delay(mut self, max: Duration) -> Self {
+        self.lame_duck_max_delay = max;
+        self
+    }
+
+    /// Binds the outgoing socket of every connection to this local address (IP and port; port
+    /// 0 picks any). Not used with a custom transport.
+    pub fn local_address(mut self, addr: std::net::SocketAddr) -> Self {
+        self.local_address = Some(addr);
+        self
+    }
+
+    /// How much the reader asks the socket for at once (default 64 KiB; at least 1 KiB): a
+    /// larger buffer means fewer reads for large messages or fast streams, a smaller one
+    /// less memory per connection.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(1024);
+        self
+    }
+
+    /// Chooses the server and the delay of each reconnect attempt: called before every
+    /// attempt with the pool (each server's state: connected before, failed attempts, last
+    /// error, discovered or configured) and the attempt number (1-based). Returning
+    /// `Some((url, delay))` tries that server (a URL or `host:port` of the pool) after
+    /// `delay`, never sooner than the backoff's `base` from the second attempt on, so a
+    /// callback cannot make the client spin; `None`, or a server not in the pool, falls back
+    /// to the next server and the default backoff.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> gnat_client::Result<()> {
+    /// use std::time::Duration;
+    /// let client = gnat_client::ConnectOptions::new()
+    ///     .reconnect_to_server(|servers, _attempt| {
+    ///         // Prefer a server that never failed.
+    ///         let best = servers.iter().find(|s| s.failed_attempts == 0)?;
+    ///         Some((best.url.clone(), Duration::from_millis(100)))
+    ///     })
+    ///     .connect("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reconnect_to_server(
+        mut self,
+        choose: impl Fn(&[crate::ServerStatus], u32) -> Option<(String, Duration)>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.reconnect_to_server = Some(Arc::new(choose));
+        self
     }
 
     /// Authenticate with the contents of a `.creds` file (user JWT and nkey seed).
     pub fn credentials(mut self, creds: &str) -> Result<Self> {
         let (jwt, key) = crate::auth::parse_creds(creds)
             .map_err(|e| Error::new(ErrorKind::Config, format!("credentials: {e}")))?;
-        self.auth = Auth::Jwt { jwt, key };
+        self.set_auth(Auth::Jwt { jwt, key });
         Ok(self)
     }
 
     /// Authenticate with a `.creds` file; it is read again on every connect, so a rotated file
-    /// is picked up on reconnect.
+    /// is picked up on reconnect. If it cannot be read or parsed then, that attempt fails
+    /// with an [`Event::CredentialsError`] (the credentials read before are not reused) and
+    /// the next one comes after the backoff.
     pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
         let (jwt, key) = crate::auth::load_creds(&path).map_err(|e| {
@@ -380,15 +551,44 @@ impl ConnectOptions {
                 format!("credentials file {}: {e}", path.display()),
             )
         })?;
-        self.auth = Auth::Jwt { jwt, key };
+        self.set_auth(Auth::Jwt { jwt, key });
         self.credentials_file = Some(path);
         Ok(self)
+    }
+
+    /// Keeps `auth` as the one credential of its kind; a signing kind (nkey, JWT) also
+    /// replaces a signer and a credentials file.
+    fn set_auth(&mut self, auth: Auth) {
+        let kind = auth_kind(&auth);
+        self.auth.retain(|a| auth_kind(a) != kind);
+        if kind == AuthKind::Signing {
+            self.signer = None;
+            self.credentials_file = None;
+        }
+        if !matches!(auth, Auth::None) {
+            self.auth.push(auth);
+        }
+    }
+
+    fn set_signer(&mut self, signer: Signer) {
+        self.auth.retain(|a| auth_kind(a) != AuthKind::Signing);
+        self.credentials_file = None;
+        self.signer = Some(signer);
     }
 
     /// TLS settings (trust roots, client certificate, TLS-first). Setting them also makes TLS
     /// required.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
+        self.tls_explicit = true;
+        self
+    }
+
+    /// Use this rustls configuration for TLS (ALPN, a custom verifier, a client-certificate
+    /// resolver…) instead of one built from the simple options; makes TLS required. See
+    /// [`TlsOptions::custom_config`].
+    pub fn tls_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = self.tls.custom_config(config).required(true);
         self.tls_explicit = true;
         self
     }
@@ -473,5 +673,45 @@ impl ConnectOptions {
     /// `nats://a:4222,nats://b:4222`).
     pub async fn connect(self, urls: impl AsRef<str>) -> Result<Client> {
         Client::connect_with(urls.as_ref(), self).await
+    }
+}
+
+/// See [`ConnectOptions::reconnect_to_server`].
+pub(crate) type ReconnectToServer =
+    Arc<dyn Fn(&[crate::ServerStatus], u32) -> Option<(String, Duration)> + Send + Sync>;
+
+/// The kinds of static credentials; one of each can go into a CONNECT.
+#[derive(PartialEq, Eq)]
+enum AuthKind {
+    None,
+    Token,
+    UserPassword,
+    Signing,
+}
+
+fn auth_kind(auth: &Auth) -> AuthKind {
+    match auth {
+        Auth::None => AuthKind::None,
+        Auth::Token(_) => AuthKind::Token,
+        Auth::UserPassword { .. } => AuthKind::UserPassword,
+        Auth::NKey(_) | Auth::Jwt { .. } => AuthKind::Signing,
+    }
+}
+
+/// A JWT or a bare nkey whose nonce signature comes from a function.
+#[derive(Clone)]
+pub(crate) struct Signer {
+    pub(crate) jwt: Option<String>,
+    pub(crate) nkey: Option<String>,
+    pub(crate) sign: SignFn,
+}
+
+impl Signer {
+    /// What `Debug` may show: the public key, or that a JWT is set.
+    fn public_part(&self) -> String {
+        match (&self.nkey, &self.jwt) {
+            (Some(nkey), _) => nkey.clone(),
+            _ => "jwt <redacted>".to_string(),
+        }
     }
 }

@@ -13,9 +13,6 @@ use crate::lock;
 use crate::shared::{Command, Shared};
 use crate::sub_queue::SubShared;
 
-/// Read at least this much at a time; the buffer grows for larger frames.
-const READ_CHUNK: usize = 64 * 1024;
-
 /// Most messages handed to a subscription at once (bounds the reader's batch vector).
 const OFFER_BATCH: usize = 256;
 
@@ -79,8 +76,9 @@ pub(crate) async fn run(
             // (megabytes of messages). Let it run before reading more.
             tokio::task::yield_now().await;
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-            buf.reserve(READ_CHUNK);
+        let chunk = shared.opts.read_buffer_size;
+        if buf.capacity() - buf.len() < chunk / 2 {
+            buf.reserve(chunk);
         }
         match rd.read_into(&mut buf).await {
             Ok(0) => {

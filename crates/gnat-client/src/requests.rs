@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -11,8 +11,33 @@ use crate::error::{Error, ErrorKind, Result};
 struct Pending {
     /// The subject it was sent to, so a publish permission error can fail it.
     subject: Box<str>,
-    tx: oneshot::Sender<Result<proto::Msg>>,
+    tx: Waiter,
 }
+
+/// Who waits for a request's replies.
+enum Waiter {
+    /// A plain request: the first reply, then the entry is gone.
+    One(oneshot::Sender<Result<proto::Msg>>),
+    /// A request-many (ADR-47): every reply until its stream ends and forgets the token. The
+    /// channel is bounded; replies beyond it are dropped (the stream is not being read).
+    Many(mpsc::Sender<Result<proto::Msg>>),
+}
+
+impl Waiter {
+    fn send(self, reply: Result<proto::Msg>) {
+        match self {
+            Waiter::One(tx) => {
+                let _ = tx.send(reply);
+            }
+            Waiter::Many(tx) => {
+                let _ = tx.try_send(reply);
+            }
+        }
+    }
+}
+
+/// What a request-many's stream receives.
+pub(crate) type ManyReceiver = mpsc::Receiver<Result<proto::Msg>>;
 
 /// What a request's receiver gets: the reply, or why there will be none.
 pub(crate) type ReplyReceiver = oneshot::Receiver<Result<proto::Msg>>;
@@ -51,6 +76,28 @@ impl Requests {
     /// Registers a request to `subject`.
     pub(crate) fn register(&mut self, subject: &str) -> Registered {
         let (tx, rx) = oneshot::channel();
+        let (token, reply, alone) = self.insert(subject, Waiter::One(tx));
+        Registered {
+            token,
+            reply,
+            rx,
+            alone,
+        }
+    }
+
+    /// Registers a request-many to `subject` whose replies queue up to `capacity` deep
+    /// (at least one). Returns token, reply subject, receiver and whether it is alone.
+    pub(crate) fn register_many(
+        &mut self,
+        subject: &str,
+        capacity: usize,
+    ) -> (u64, String, ManyReceiver, bool) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (token, reply, alone) = self.insert(subject, Waiter::Many(tx));
+        (token, reply, rx, alone)
+    }
+
+    fn insert(&mut self, subject: &str, tx: Waiter) -> (u64, String, bool) {
         let token = self.next_token;
         self.next_token += 1;
         self.pending.insert(
@@ -63,12 +110,7 @@ impl Requests {
         let mut reply = String::with_capacity(self.prefix.len() + 20);
         reply.push_str(&self.prefix);
         push_decimal(&mut reply, token);
-        Registered {
-            token,
-            reply,
-            rx,
-            alone: self.pending.len() == 1,
-        }
+        (token, reply, self.pending.len() == 1)
     }
 
     pub(crate) fn forget(&mut self, token: u64) {
@@ -79,16 +121,20 @@ impl Requests {
         self.pending.len()
     }
 
-    /// The waiting request a reply on `subject` is for (removed from the table).
-    fn take_for(&mut self, subject: &[u8]) -> Option<oneshot::Sender<Result<proto::Msg>>> {
+    /// The waiting request a reply on `subject` is for: a plain request is removed from the
+    /// table, a request-many stays (its stream forgets it when it ends).
+    fn take_for(&mut self, subject: &[u8]) -> Option<Waiter> {
         let token = subject
             .strip_prefix(self.prefix.as_bytes())
             .and_then(parse_decimal)?;
-        self.pending.remove(&token).map(|p| p.tx)
+        match &self.pending.get(&token)?.tx {
+            Waiter::Many(tx) => Some(Waiter::Many(tx.clone())),
+            Waiter::One(_) => self.pending.remove(&token).map(|p| p.tx),
+        }
     }
 
     /// The requests sent to `subject` (removed from the table), to fail.
-    fn take_sent_to(&mut self, subject: &str) -> Vec<oneshot::Sender<Result<proto::Msg>>> {
+    fn take_sent_to(&mut self, subject: &str) -> Vec<Waiter> {
         let tokens: Vec<u64> = self
             .pending
             .iter()
@@ -112,7 +158,7 @@ impl Requests {
 pub(crate) fn deliver(table: &std::sync::Mutex<Requests>, msg: proto::Msg) {
     let tx = crate::lock(table).take_for(&msg.subject);
     if let Some(tx) = tx {
-        let _ = tx.send(Ok(msg));
+        tx.send(Ok(msg));
     }
 }
 
@@ -120,7 +166,7 @@ pub(crate) fn deliver(table: &std::sync::Mutex<Requests>, msg: proto::Msg) {
 pub(crate) fn fail_sent_to(table: &std::sync::Mutex<Requests>, subject: &str, message: &str) {
     let failed = crate::lock(table).take_sent_to(subject);
     for tx in failed {
-        let _ = tx.send(Err(Error::new(ErrorKind::PermissionDenied, message)));
+        tx.send(Err(Error::new(ErrorKind::PermissionDenied, message)));
     }
 }
 
@@ -181,6 +227,22 @@ mod tests {
         assert!(table.take_for(a.reply.as_bytes()).is_some());
         assert!(table.take_for(a.reply.as_bytes()).is_none(), "late reply");
         assert_eq!(table.take_sent_to("svc.b").len(), 1);
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn a_request_many_stays_until_forgotten() {
+        let mut table = Requests::new("_INBOX");
+        let (token, reply, mut rx, alone) = table.register_many("svc.all", 2);
+        assert!(alone);
+        for _ in 0..3 {
+            let tx = table.take_for(reply.as_bytes()).expect("still waiting");
+            tx.send(Err(Error::closed()));
+        }
+        // Bounded: the third reply was dropped, not queued.
+        assert!(rx.try_recv().is_ok() && rx.try_recv().is_ok() && rx.try_recv().is_err());
+        table.forget(token);
+        assert!(table.take_for(reply.as_bytes()).is_none());
         assert_eq!(table.len(), 0);
     }
 }

@@ -452,6 +452,15 @@ impl Shared {
         lock(&self.requests).register(subject)
     }
 
+    /// Registers a request-many (see [`Requests::register_many`]).
+    pub(crate) fn register_request_many(
+        &self,
+        subject: &str,
+        capacity: usize,
+    ) -> (u64, String, crate::requests::ManyReceiver, bool) {
+        lock(&self.requests).register_many(subject, capacity)
+    }
+
     pub(crate) fn forget_request(&self, token: u64) {
         lock(&self.requests).forget(token);
     }

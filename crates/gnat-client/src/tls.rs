@@ -203,6 +203,7 @@ pub struct TlsOptions {
     server_name_override: Option<String>,
     tls_first: bool,
     required: bool,
+    custom: Option<Arc<ClientConfig>>,
 }
 
 impl Default for TlsOptions {
@@ -222,7 +223,34 @@ impl TlsOptions {
             server_name_override: None,
             tls_first: false,
             required: false,
+            custom: None,
         }
+    }
+
+    /// Uses this rustls configuration as it is — for ALPN, a custom certificate verifier, a
+    /// client-certificate resolver, or anything else rustls offers — instead of building one
+    /// from the roots and client certificate set here (those are then ignored; the server
+    /// name override, TLS-first and required still apply). Verification is whatever `config`
+    /// does: gnat never turns it off, and the default configuration always verifies.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .unwrap()
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// config.alpn_protocols = vec![b"nats".to_vec()];
+    /// let tls = gnat_client::TlsOptions::new().custom_config(Arc::new(config));
+    /// let opts = gnat_client::ConnectOptions::new().tls(tls);
+    /// # let _ = opts;
+    /// ```
+    pub fn custom_config(mut self, config: Arc<ClientConfig>) -> TlsOptions {
+        self.custom = Some(config);
+        self
     }
 
     /// Trusts the CA certificates in a PEM file (read by [`TlsOptions::client_config`]).
@@ -309,6 +337,9 @@ impl TlsOptions {
     /// Uses the `ring` provider and rustls' safe default protocol versions
     /// (TLS 1.2 and 1.3). Build it once and share the `Arc` across reconnects.
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {
+        if let Some(custom) = &self.custom {
+            return Ok(custom.clone());
+        }
         let mut roots = RootCertStore::empty();
         for source in &self.roots {
             let origin = source.origin("CA certificate");
@@ -384,6 +415,7 @@ impl fmt::Debug for TlsOptions {
             .field("server_name_override", &self.server_name_override)
             .field("tls_first", &self.tls_first)
             .field("required", &self.required)
+            .field("custom_config", &self.custom.is_some())
             .finish()
     }
 }

@@ -30,6 +30,12 @@ pub(crate) enum Transport {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
     Custom(Box<dyn Io>),
+    /// NATS over WebSocket (`ws://`, or `wss://` when `tls`): the frames are undone inside.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    WebSocket {
+        io: Box<dyn Io>,
+        tls: bool,
+    },
 }
 
 /// A TCP socket shared by the reader, the writer, and publishers that write directly while
@@ -110,7 +116,7 @@ impl Transport {
                 let (r, w) = tokio::io::split(*s);
                 (ReadHalf::Tls(r), WriteHalf::Tls(w), None)
             }
-            Transport::Custom(s) => {
+            Transport::Custom(s) | Transport::WebSocket { io: s, .. } => {
                 let (r, w) = tokio::io::split(s);
                 (ReadHalf::Custom(r), WriteHalf::Custom(w), None)
             }
@@ -127,7 +133,9 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Transport::Custom(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Custom(s) | Transport::WebSocket { io: s, .. } => {
+                Pin::new(s).poll_read(cx, buf)
+            }
         }
     }
 }
@@ -141,7 +149,9 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Transport::Custom(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Custom(s) | Transport::WebSocket { io: s, .. } => {
+                Pin::new(s).poll_write(cx, buf)
+            }
         }
     }
 
@@ -149,7 +159,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Transport::Custom(s) => Pin::new(s).poll_flush(cx),
+            Transport::Custom(s) | Transport::WebSocket { io: s, .. } => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -157,7 +167,9 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Transport::Custom(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Custom(s) | Transport::WebSocket { io: s, .. } => {
+                Pin::new(s).poll_shutdown(cx)
+            }
         }
     }
 }

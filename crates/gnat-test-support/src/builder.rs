@@ -144,6 +144,22 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds a `websocket {}` listener on a random loopback port (see
+    /// [`NatsServer::websocket_url`]): with `tls` on it uses the certificate given to
+    /// [`tls`](Self::tls) (which must be set too; the client port then has TLS as well),
+    /// otherwise it is plain (`no_tls: true`).
+    pub fn websocket(mut self, tls: bool) -> Self {
+        self.spec.websocket = Some(tls);
+        self
+    }
+
+    /// Turns the WebSocket listener's `compression` on (the server then compresses for
+    /// clients that offer permessage-deflate). Needs [`websocket`](Self::websocket).
+    pub fn websocket_compression(mut self, on: bool) -> Self {
+        self.spec.websocket_compression = on;
+        self
+    }
+
     /// Sets the JetStream domain; implies [`jetstream(true)`](Self::jetstream).
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.spec.domain = Some(domain.into());

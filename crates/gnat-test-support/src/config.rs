@@ -20,6 +20,11 @@ pub(crate) struct Spec {
     pub(crate) lame_duck_duration: Option<Duration>,
     pub(crate) lame_duck_grace_period: Option<Duration>,
     pub(crate) cluster: Option<ClusterSpec>,
+    /// A `websocket {}` listener: `Some(false)` plain (`no_tls`), `Some(true)` with the TLS
+    /// certificate of [`TlsSpec`].
+    pub(crate) websocket: Option<bool>,
+    /// `compression: true` in the `websocket {}` block.
+    pub(crate) websocket_compression: bool,
     /// Appended verbatim to the generated config, in order.
     pub(crate) snippets: Vec<String>,
     /// Extra command-line arguments, after `-c <config>`.
@@ -57,6 +62,7 @@ pub(crate) struct ClusterSpec {
 pub(crate) struct Ports {
     pub(crate) client: Option<u16>,
     pub(crate) monitor: Option<u16>,
+    pub(crate) websocket: Option<u16>,
 }
 
 /// A quoted config string (JSON string syntax, which the config parser accepts).
@@ -130,6 +136,24 @@ impl Spec {
                 tls.handshake_first
             );
         }
+        if let Some(tls_on) = self.websocket {
+            let _ = write!(c, "websocket {{\n  listen: {}\n", listen(ports.websocket));
+            if self.websocket_compression {
+                c.push_str("  compression: true\n");
+            }
+            match (&self.tls, tls_on) {
+                (Some(tls), true) => {
+                    let _ = writeln!(
+                        c,
+                        "  tls {{\n    cert_file: {}\n    key_file: {}\n  }}",
+                        quote_path(&tls.cert),
+                        quote_path(&tls.key)
+                    );
+                }
+                _ => c.push_str("  no_tls: true\n"),
+            }
+            c.push_str("}\n");
+        }
         if let Some(cluster) = &self.cluster {
             let routes: Vec<String> = cluster
                 .routes
@@ -174,6 +198,7 @@ mod tests {
         let ports = Ports {
             client: Some(4000),
             monitor: Some(8000),
+            websocket: None,
         };
         let text = spec.render(ports, Path::new("/tmp/s"));
         assert!(text.contains("listen: 127.0.0.1:4000\n"), "{text}");

@@ -130,6 +130,18 @@ impl NatsServer {
             .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
     }
 
+    /// The WebSocket URL (`ws://127.0.0.1:P` or `wss://…` when the listener has TLS), if the
+    /// server was built with [`ServerBuilder::websocket`](crate::ServerBuilder::websocket).
+    pub fn websocket_url(&self) -> Option<String> {
+        let port = self.ports.websocket?;
+        let scheme = if self.spec.websocket == Some(true) && self.spec.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        Some(format!("{scheme}://127.0.0.1:{port}"))
+    }
+
     /// The cluster (route) port, if this server is a cluster member.
     pub fn cluster_port(&self) -> Option<u16> {
         self.cluster_port
@@ -457,6 +469,7 @@ impl NatsServer {
             client: port("nats")?,
             monitor: port("monitoring"),
             cluster: port("cluster"),
+            websocket: port("websocket"),
         })
     }
 
@@ -466,6 +479,9 @@ impl NatsServer {
             self.ports.monitor = ports.monitor;
         }
         self.cluster_port = ports.cluster;
+        if self.spec.websocket.is_some() {
+            self.ports.websocket = ports.websocket;
+        }
     }
 }
 
@@ -474,6 +490,7 @@ struct PortsFile {
     client: u16,
     monitor: Option<u16>,
     cluster: Option<u16>,
+    websocket: Option<u16>,
 }
 
 impl Drop for NatsServer {

@@ -1,5 +1,10 @@
 //! NATS JWTs (v2): `base64url(header).base64url(claims).base64url(signature)`, no padding,
 //! signed with Ed25519 by the issuer's [`NKey`].
+//!
+//! The base64url codec (and `nkey.rs`'s base32/CRC-16) are written here again on purpose,
+//! independently of `gnat_client::auth`'s: this crate is the oracle the client's codecs are
+//! tested against, so it must not share their code (or their bugs). Library code uses
+//! `gnat_client::auth::{base64url_nopad, base64_std_encode, base64_std_decode}`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,37 +1,32 @@
-//! Credentials: tokens, user/password, NKeys, user JWT + seed (`.creds` files).
+//! Credentials: tokens, user/password, NKeys, user JWT + seed (`.creds` files), signing
+//! callbacks, and the auth callback run on every connect.
 //!
 //! The connection layer keeps an [`Auth`] and, on every (re)connect, calls
 //! [`Auth::fields`] with that connection's INFO `nonce` to get the
 //! [`AuthFields`] to put into CONNECT. NKey and JWT auth sign the nonce afresh
 //! each time (Ed25519 via `ring`).
 //!
-//! NKey text encoding (verified against the `nats-io/nkeys` Go sources):
-//!
-//! * a public key is RFC 4648 base32, unpadded, of
-//!   `[prefix | 32-byte Ed25519 public key | crc16 LE]`, 35 bytes → 56 chars;
-//!   prefix bytes are the base32 value of the type letter shifted left by 3
-//!   (`U` user = 20<<3, `A` account = 0, `O` operator = 14<<3, `N` server = 13<<3,
-//!   `C` cluster = 2<<3), so the text starts with that letter;
-//! * a seed is base32 of `[b1 | b2 | 32-byte Ed25519 seed | crc16 LE]`, 36 bytes →
-//!   58 chars, where `b1 = (18<<3) | (prefix >> 5)` and `b2 = (prefix & 31) << 3`,
-//!   so the text starts with `S` followed by the type letter (`SU…`);
-//! * the checksum is CRC-16/XMODEM (poly 0x1021, init 0, no reflection) over all
-//!   preceding bytes, stored little-endian.
-//!
-//! This module also holds the small base64 codecs the client needs (no base64
-//! crate): [`base64url_nopad`] for the CONNECT `sig`, and
-//! [`base64_std_encode`]/[`base64_std_decode`] (RFC 4648 standard alphabet, with
-//! padding) for JetStream payloads such as message-get replies.
+//! One home per codec: `nkey` (key pairs and their text form), `base32`, `base64` (public:
+//! [`base64url_nopad`], [`base64_std_encode`], [`base64_std_decode`]), `creds` (`.creds` files).
 //!
 //! Secrets (seeds, passwords, tokens) never appear in `Debug` output or error
 //! messages.
 
+mod base32;
+mod base64;
+mod creds;
+mod nkey;
+
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 
-use ring::signature::{Ed25519KeyPair, KeyPair as _};
+pub use base64::{Base64Error, base64_std_decode, base64_std_encode, base64url_nopad};
+pub use creds::{load_creds, parse_creds};
+pub use nkey::{KeyKind, KeyPair, decode_public_key, sign_nonce};
 
 /// Why credentials could not be decoded or loaded.
 ///
@@ -73,444 +68,6 @@ pub enum AuthError {
         source: io::Error,
     },
 }
-
-/// Why a base64 string could not be decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Base64Error {
-    /// A byte outside the alphabet (or `=` before the end).
-    #[error("invalid base64 byte 0x{byte:02x} at offset {index}")]
-    InvalidByte {
-        /// Offset in the input.
-        index: usize,
-        /// The offending byte.
-        byte: u8,
-    },
-    /// A length no encoder produces, or padding that does not fit the length.
-    #[error("invalid base64 length or padding")]
-    InvalidLength,
-}
-
-// ---------------------------------------------------------------------------
-// NKeys
-// ---------------------------------------------------------------------------
-
-/// The kind of entity an NKey identifies (the letter its public key starts with).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyKind {
-    /// `O…`: an operator.
-    Operator,
-    /// `A…`: an account.
-    Account,
-    /// `U…`: a user (the kind clients authenticate with).
-    User,
-    /// `N…`: a server.
-    Server,
-    /// `C…`: a cluster.
-    Cluster,
-}
-
-/// The seed marker: base32 value of 'S' (18) shifted into the top five bits.
-const SEED_PREFIX: u8 = 18 << 3;
-const RAW_KEY_LEN: usize = 32;
-/// Encoded public key: prefix + key + crc.
-const PUBLIC_RAW_LEN: usize = 1 + RAW_KEY_LEN + 2;
-/// Encoded seed: two prefix bytes + seed + crc.
-const SEED_RAW_LEN: usize = 2 + RAW_KEY_LEN + 2;
-
-impl KeyKind {
-    /// The public-key prefix byte: the type letter's base32 value shifted left by 3.
-    fn prefix_byte(self) -> u8 {
-        match self {
-            KeyKind::Operator => 14 << 3,
-            KeyKind::Account => 0,
-            KeyKind::User => 20 << 3,
-            KeyKind::Server => 13 << 3,
-            KeyKind::Cluster => 2 << 3,
-        }
-    }
-
-    fn from_prefix_byte(b: u8) -> Option<KeyKind> {
-        [
-            KeyKind::Operator,
-            KeyKind::Account,
-            KeyKind::User,
-            KeyKind::Server,
-            KeyKind::Cluster,
-        ]
-        .into_iter()
-        .find(|kind| kind.prefix_byte() == b)
-    }
-}
-
-/// An Ed25519 NKey pair decoded from a seed (`SU…`), able to sign nonces.
-///
-/// Cloning is cheap (the ring key pair is shared). `Debug` shows the kind and
-/// the public key, never the seed.
-#[derive(Clone)]
-pub struct KeyPair {
-    kind: KeyKind,
-    seed: [u8; RAW_KEY_LEN],
-    signer: Arc<Ed25519KeyPair>,
-}
-
-impl KeyPair {
-    /// Decodes an encoded seed (`SU…`, `SA…`, `SO…`, `SN…`, `SC…`), checking its
-    /// base32, length, CRC-16 and prefix. Surrounding whitespace is ignored.
-    pub fn from_seed(seed: &str) -> Result<KeyPair, AuthError> {
-        let raw = base32_decode(seed.trim()).ok_or(AuthError::SeedEncoding)?;
-        if raw.len() != SEED_RAW_LEN {
-            return Err(AuthError::SeedLength);
-        }
-        let (body, crc) = raw.split_at(SEED_RAW_LEN - 2);
-        if crc16(body) != u16::from_le_bytes([crc[0], crc[1]]) {
-            return Err(AuthError::SeedChecksum);
-        }
-        if body[0] & 0xf8 != SEED_PREFIX {
-            return Err(AuthError::SeedPrefix);
-        }
-        let type_byte = ((body[0] & 0x07) << 5) | (body[1] >> 3);
-        let kind = KeyKind::from_prefix_byte(type_byte).ok_or(AuthError::SeedPrefix)?;
-        let mut key = [0u8; RAW_KEY_LEN];
-        key.copy_from_slice(&body[2..]);
-        Ok(KeyPair::from_raw_seed(kind, key))
-    }
-
-    /// A user key pair from a raw 32-byte Ed25519 seed (for tests and tools).
-    pub fn new_user_from_raw_seed(seed: [u8; 32]) -> KeyPair {
-        KeyPair::from_raw_seed(KeyKind::User, seed)
-    }
-
-    /// A key pair of the given kind from a raw 32-byte Ed25519 seed.
-    pub fn from_raw_seed(kind: KeyKind, seed: [u8; 32]) -> KeyPair {
-        // `from_seed_unchecked` only rejects seeds of the wrong length, and ours is 32 bytes.
-        let signer = Ed25519KeyPair::from_seed_unchecked(&seed)
-            .expect("a 32-byte Ed25519 seed is always accepted");
-        KeyPair {
-            kind,
-            seed,
-            signer: Arc::new(signer),
-        }
-    }
-
-    /// What the key identifies (a user for client credentials).
-    pub fn kind(&self) -> KeyKind {
-        self.kind
-    }
-
-    /// The encoded public key (`U…` for a user, 56 characters).
-    pub fn public_key(&self) -> String {
-        let mut raw = Vec::with_capacity(PUBLIC_RAW_LEN);
-        raw.push(self.kind.prefix_byte());
-        raw.extend_from_slice(self.signer.public_key().as_ref());
-        push_crc(&mut raw);
-        base32_encode(&raw)
-    }
-
-    /// The raw 32-byte Ed25519 public key.
-    pub fn public_key_bytes(&self) -> [u8; 32] {
-        let mut key = [0u8; RAW_KEY_LEN];
-        key.copy_from_slice(self.signer.public_key().as_ref());
-        key
-    }
-
-    /// The encoded seed (`SU…`, 58 characters). This is the secret: handle with care.
-    pub fn seed(&self) -> String {
-        let prefix = self.kind.prefix_byte();
-        let mut raw = Vec::with_capacity(SEED_RAW_LEN);
-        raw.push(SEED_PREFIX | (prefix >> 5));
-        raw.push((prefix & 0x1f) << 3);
-        raw.extend_from_slice(&self.seed);
-        push_crc(&mut raw);
-        base32_encode(&raw)
-    }
-
-    /// The 64-byte Ed25519 signature of `msg`.
-    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.signer.sign(msg).as_ref().to_vec()
-    }
-}
-
-impl fmt::Debug for KeyPair {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyPair")
-            .field("kind", &self.kind)
-            .field("public_key", &self.public_key())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Signs a server nonce for CONNECT: base64url (no padding) of the Ed25519
-/// signature of the nonce's bytes.
-pub fn sign_nonce(kp: &KeyPair, nonce: &str) -> String {
-    base64url_nopad(&kp.sign(nonce.as_bytes()))
-}
-
-/// Appends the CRC-16/XMODEM of `raw`, little-endian.
-fn push_crc(raw: &mut Vec<u8>) {
-    let crc = crc16(raw);
-    raw.extend_from_slice(&crc.to_le_bytes());
-}
-
-/// CRC-16/XMODEM: polynomial 0x1021, initial value 0, MSB first, no final xor.
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in data {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-// ---------------------------------------------------------------------------
-// base32 (RFC 4648 alphabet, unpadded), used for NKeys
-// ---------------------------------------------------------------------------
-
-const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-fn base32_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity((data.len() * 8).div_ceil(5));
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for &byte in data {
-        acc = (acc << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(BASE32_ALPHABET[((acc >> bits) & 0x1f) as usize]));
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(char::from(
-            BASE32_ALPHABET[((acc << (5 - bits)) & 0x1f) as usize],
-        ));
-    }
-    out
-}
-
-/// Strict unpadded decoding: upper-case alphabet only, a length some encoder
-/// produces, and zero trailing bits. `None` on anything else.
-fn base32_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 5 / 8);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for c in s.bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => return None,
-        };
-        acc = (acc << 5) | u32::from(value);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    if bits >= 5 || acc != 0 {
-        return None;
-    }
-    Some(out)
-}
-
-// ---------------------------------------------------------------------------
-// base64
-// ---------------------------------------------------------------------------
-
-const BASE64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const BASE64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn base64_encode(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b0 = chunk[0];
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        let chars = chunk.len() + 1;
-        for i in 0..4 {
-            if i < chars {
-                let index = (n >> (18 - 6 * i)) & 0x3f;
-                out.push(char::from(alphabet[index as usize]));
-            } else if pad {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// RFC 4648 §5 base64url without padding (the CONNECT `sig` encoding).
-pub fn base64url_nopad(data: &[u8]) -> String {
-    base64_encode(data, BASE64_URL, false)
-}
-
-/// RFC 4648 §4 standard base64 with `=` padding.
-pub fn base64_std_encode(data: &[u8]) -> String {
-    base64_encode(data, BASE64_STD, true)
-}
-
-/// Decodes RFC 4648 §4 standard base64 (`+`, `/`).
-///
-/// Padding is optional, but when present it must complete the last group of
-/// four. No whitespace is allowed. Non-zero bits after the last full byte are
-/// ignored, as Go's `encoding/base64` (what nats-server uses) does.
-pub fn base64_std_decode(s: &str) -> Result<Vec<u8>, Base64Error> {
-    let bytes = s.as_bytes();
-    let pads = bytes.iter().rev().take_while(|&&b| b == b'=').count();
-    if pads > 2 || (pads > 0 && !bytes.len().is_multiple_of(4)) {
-        return Err(Base64Error::InvalidLength);
-    }
-    let data = &bytes[..bytes.len() - pads];
-    if data.len() % 4 == 1 {
-        return Err(Base64Error::InvalidLength);
-    }
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for (index, &byte) in data.iter().enumerate() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return Err(Base64Error::InvalidByte { index, byte }),
-        };
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
-}
-
-// ---------------------------------------------------------------------------
-// .creds files
-// ---------------------------------------------------------------------------
-
-/// Parses the text of a NATS `.creds` file into the user JWT and the user key pair.
-///
-/// The file holds two decorated blocks, each opened by a line like
-/// `-----BEGIN NATS USER JWT-----` and closed by `------END NATS USER JWT------`
-/// (the second is `… USER NKEY SEED …`); the number of dashes varies and is
-/// not checked, nor is the text between blocks. The JWT block is the one whose
-/// label mentions `JWT` (else the first block not labelled as a seed); the seed
-/// block is the one whose label mentions `SEED`, and failing that any line that
-/// is a whole seed (`SU…`) is used. The seed must be a user seed.
-pub fn parse_creds(text: &str) -> Result<(String, KeyPair), AuthError> {
-    let blocks = decorated_blocks(text);
-    let is_seed_label = |label: &str| label.contains("SEED");
-    let jwt = blocks
-        .iter()
-        .find(|(label, _)| label.contains("JWT"))
-        .or_else(|| blocks.iter().find(|(label, _)| !is_seed_label(label)))
-        .map(|(_, body)| body.concat())
-        .ok_or(AuthError::MissingJwt)?;
-    if !is_jwt_shaped(&jwt) {
-        return Err(AuthError::InvalidJwt);
-    }
-    let seed = blocks
-        .iter()
-        .find(|(label, _)| is_seed_label(label))
-        .map(|(_, body)| body.concat())
-        .or_else(|| {
-            text.lines()
-                .map(str::trim)
-                .find(|line| line.len() == 58 && line.starts_with('S'))
-                .map(str::to_owned)
-        })
-        .ok_or(AuthError::MissingSeed)?;
-    let key = KeyPair::from_seed(&seed)?;
-    if key.kind() != KeyKind::User {
-        return Err(AuthError::NotUserSeed(key.kind()));
-    }
-    Ok((jwt, key))
-}
-
-/// Reads and parses a `.creds` file (see [`parse_creds`]).
-pub fn load_creds(path: impl AsRef<Path>) -> Result<(String, KeyPair), AuthError> {
-    let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| AuthError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse_creds(&text)
-}
-
-/// `(LABEL, trimmed non-empty lines)` of every complete `---BEGIN LABEL---` …
-/// `---END …---` block, labels upper-cased.
-fn decorated_blocks(text: &str) -> Vec<(String, Vec<&str>)> {
-    let mut blocks = Vec::new();
-    let mut open: Option<(String, Vec<&str>)> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        match marker(line) {
-            Some(Marker::Begin(label)) => open = Some((label, Vec::new())),
-            Some(Marker::End) => {
-                if let Some(block) = open.take() {
-                    blocks.push(block);
-                }
-            }
-            None => {
-                if let Some((_, body)) = open.as_mut()
-                    && !line.is_empty()
-                {
-                    body.push(line);
-                }
-            }
-        }
-    }
-    blocks
-}
-
-enum Marker {
-    Begin(String),
-    End,
-}
-
-/// A line of three or more dashes, `BEGIN label` or `END label`, three or more dashes.
-fn marker(line: &str) -> Option<Marker> {
-    if line.len() < 6 || !line.starts_with("---") || !line.ends_with("---") {
-        return None;
-    }
-    let inner = line.trim_matches('-').trim().to_ascii_uppercase();
-    if let Some(label) = inner.strip_prefix("BEGIN") {
-        Some(Marker::Begin(label.trim().to_owned()))
-    } else if inner.starts_with("END") {
-        Some(Marker::End)
-    } else {
-        None
-    }
-}
-
-/// Three non-empty base64url segments separated by dots (padding tolerated).
-fn is_jwt_shaped(jwt: &str) -> bool {
-    let segments: Vec<&str> = jwt.split('.').collect();
-    segments.len() == 3
-        && segments.iter().all(|segment| {
-            !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
-        })
-}
-
-// ---------------------------------------------------------------------------
-// Auth
-// ---------------------------------------------------------------------------
 
 /// How a connection authenticates. `Debug` hides every secret.
 #[derive(Clone, Default)]
@@ -609,6 +166,130 @@ impl Auth {
     }
 }
 
+/// What an auth callback ([`ConnectOptions::auth_callback`](crate::ConnectOptions::auth_callback))
+/// is given on each connection attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthContext {
+    /// The server being connected to, `host:port`.
+    pub server: String,
+    /// The `nonce` of this connection's INFO, to sign for nkey or JWT auth (absent when the
+    /// server sends none).
+    pub nonce: Option<String>,
+}
+
+/// A signing function: the Ed25519 signature of the bytes it is given (the server's nonce),
+/// made by whatever holds the private key (a hardware module, a vault, another process), so
+/// the seed need not be in this process. An error fails the connection attempt, which is
+/// retried with backoff.
+pub type SignFn = Arc<dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync>;
+
+/// The future an [`AuthCallback`] returns.
+pub type AuthFuture = Pin<Box<dyn Future<Output = Result<AuthFields, String>> + Send>>;
+
+/// A callback run on every connect and reconnect, returning the CONNECT's credentials for
+/// that attempt (see [`ConnectOptions::auth_callback`](crate::ConnectOptions::auth_callback)).
+pub type AuthCallback = Arc<dyn Fn(AuthContext) -> AuthFuture + Send + Sync>;
+
+impl AuthFields {
+    /// No credentials; add them with the `with_*` methods.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an auth token.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Adds a user name and password.
+    pub fn with_user_and_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.user = Some(user.into());
+        self.pass = Some(password.into());
+        self
+    }
+
+    /// Adds a user JWT (sign the nonce too: [`AuthFields::with_signature`]).
+    pub fn with_jwt(mut self, jwt: impl Into<String>) -> Self {
+        self.jwt = Some(jwt.into());
+        self
+    }
+
+    /// Adds a bare nkey's public key (`U…`; sign the nonce too).
+    pub fn with_nkey(mut self, public_key: impl Into<String>) -> Self {
+        self.nkey = Some(public_key.into());
+        self
+    }
+
+    /// Adds the raw Ed25519 signature of the nonce (sent base64url-encoded as `sig`).
+    pub fn with_signature(mut self, signature: &[u8]) -> Self {
+        self.sig = Some(base64url_nopad(signature));
+        self
+    }
+
+    /// Signs `nonce` with `key` and adds the signature.
+    pub fn with_nonce_signed_by(mut self, key: &KeyPair, nonce: &str) -> Self {
+        self.sig = Some(sign_nonce(key, nonce));
+        self
+    }
+
+    /// Copies every field `other` sets over this one's.
+    pub(crate) fn overlay(&mut self, other: AuthFields) {
+        let AuthFields {
+            user,
+            pass,
+            auth_token,
+            nkey,
+            sig,
+            jwt,
+        } = other;
+        let keep = |mine: &mut Option<String>, theirs: Option<String>| {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        };
+        keep(&mut self.user, user);
+        keep(&mut self.pass, pass);
+        keep(&mut self.auth_token, auth_token);
+        keep(&mut self.nkey, nkey);
+        keep(&mut self.sig, sig);
+        keep(&mut self.jwt, jwt);
+    }
+
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        *self == AuthFields::default()
+    }
+
+    /// Every string is one JSON string in CONNECT; control characters are refused so that a
+    /// credential read from a file or a callback cannot smuggle anything odd into logs or the
+    /// server. Returns the field's name on failure.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let fields = [
+            ("user", &self.user),
+            ("pass", &self.pass),
+            ("auth_token", &self.auth_token),
+            ("nkey", &self.nkey),
+            ("sig", &self.sig),
+            ("jwt", &self.jwt),
+        ];
+        for (name, value) in fields {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.chars().any(char::is_control))
+            {
+                return Err(name);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -645,6 +326,8 @@ impl fmt::Debug for AuthFields {
 
 #[cfg(test)]
 mod tests {
+    use super::base32::{base32_decode, base32_encode};
+    use super::nkey::{PUBLIC_RAW_LEN, SEED_PREFIX, crc16, push_crc};
     use super::*;
     use ring::signature::{ED25519, UnparsedPublicKey};
 
