@@ -166,24 +166,7 @@ impl PullConsumer {
         client
             .publish_with_reply(self.next_subject(), &inbox, request.to_bytes()?)
             .await?;
-        // The server ends the request at `expires`; allow for the trip back.
-        let deadline = match expires {
-            Some(e) => after(Instant::now(), e, 1)
-                .and_then(|t| t.checked_add((e / 10).max(Duration::from_secs(1)))),
-            None if options.no_wait => after(Instant::now(), self.ctx.timeout(), 1),
-            None => None,
-        };
-        let state = FetchState {
-            client,
-            sub,
-            remaining: options.batch,
-            deadline,
-            heartbeat,
-            last_activity: Instant::now(),
-        };
-        Ok(Fetch {
-            driver: Driver::new(state, |s| Box::pin(s.step())),
-        })
+        Ok(Fetch::start(client, sub, &request, self.ctx.timeout()))
     }
 }
 
@@ -256,6 +239,36 @@ pub struct Fetch {
 }
 
 impl Fetch {
+    /// The stream of a request just sent, whose replies arrive on `sub`.
+    pub(crate) fn start(
+        client: client::Client,
+        sub: client::Subscription,
+        request: &PullRequest,
+        api_timeout: Duration,
+    ) -> Fetch {
+        // The server ends the request at `expires`; allow for the trip back.
+        let deadline = match request.expires {
+            Some(e) => after(Instant::now(), e, 1)
+                .and_then(|t| t.checked_add((e / 10).max(Duration::from_secs(1)))),
+            None if request.no_wait => after(Instant::now(), api_timeout, 1),
+            None => None,
+        };
+        let remaining = request
+            .batch
+            .map_or(1, |b| usize::try_from(b).unwrap_or(usize::MAX));
+        let state = FetchState {
+            client,
+            sub,
+            remaining,
+            deadline,
+            heartbeat: request.heartbeat,
+            last_activity: Instant::now(),
+        };
+        Fetch {
+            driver: Driver::new(state, |s| Box::pin(s.step())),
+        }
+    }
+
     /// The next message, `None` at the end of the batch.
     pub async fn next(&mut self) -> Option<Result<JsMessage>> {
         std::future::poll_fn(|cx| self.driver.poll_next(cx)).await
