@@ -28,6 +28,11 @@ impl<S, T> Driver<S, T> {
         }
     }
 
+    /// The state, mutably, when no step is running.
+    pub(crate) fn state_mut(&mut self) -> Option<&mut S> {
+        self.state.as_mut()
+    }
+
     /// The state, when no step is running (between items).
     pub(crate) fn state(&self) -> Option<&S> {
         self.state.as_ref()

@@ -12,6 +12,7 @@
 mod ack;
 mod config;
 mod consume;
+mod control;
 mod driver;
 mod health;
 mod info;
@@ -23,11 +24,12 @@ mod push;
 pub use ack::{JsMessage, MessageInfo};
 pub use config::{AckPolicy, ConsumerConfig, DeliverPolicy, PriorityPolicy, ReplayPolicy};
 pub use consume::{ConsumeOptions, PullMessages};
+pub use control::{PauseState, ResetState, ResetTo};
 pub use info::{
     ConsumerClusterInfo, ConsumerInfo, ConsumerPeerInfo, ConsumerPriorityGroupState, SequenceInfo,
 };
 pub use ordered::{OrderedConfig, OrderedConsumer};
-pub use pull::{Fetch, FetchOptions, PullConsumer};
+pub use pull::{Fetch, FetchOptions, PriorityOptions, PullConsumer};
 pub use push::{PushConsumer, PushMessages};
 
 /// Locks a mutex, ignoring poisoning (every critical section leaves the data consistent).
