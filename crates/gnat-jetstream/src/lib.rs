@@ -4,6 +4,35 @@
 //! account information, streams, stored messages (get, direct get, delete), publishing with
 //! acknowledgements (one by one or pipelined), and consumers (pull and ordered).
 //!
+//! ## Self-healing consumers
+//!
+//! No consumer stream stalls silently: on every fault it either keeps delivering (no gap;
+//! duplicates only as at-least-once redelivery of unacknowledged messages allows) or yields
+//! an error that names the cause and then ends (`None`). The bound is two idle-heartbeat
+//! intervals (`HB`) of silence, counted from what *arrived* (the subscription is drained
+//! before the timer is looked at, so an application that is busy and not polling never
+//! trips it). Retries are visible: warnings are stream items with counters
+//! ([`PullMessages::pins_lost`], [`PushMessages::warnings`], [`OrderedConsumer::resets`]),
+//! never an invisible loop. "Check" below is a consumer-info request made after 1.5 HB of
+//! silence (answered by 2 HB), on a `503`, and after a reconnect (push).
+//!
+//! | Fault | pull `consume` | push `messages` | ordered | KV watcher (`gnat-kv`) |
+//! |---|---|---|---|---|
+//! | reconnect | paused while down; fresh pull request on reconnect; resumes, unacked redelivered | client re-subscribes; check; resumes, unacked redelivered after `ack_wait` | recreated at last stream seq + 1: no gap, no duplicate | as ordered (it is one) |
+//! | server restart (file storage) | as reconnect; `503` while JetStream starts → warning, check, retry each HB | as reconnect | as reconnect; recreate retried with backoff while `5xx`/timeout, counted in `resets` | as ordered |
+//! | consumer deleted while connected | `409 Consumer Deleted` → error [`Error::is_consumer_deleted`], end | check at 1.5 HB → same error, end (≤ 2 HB) | recreated (it owns its consumer) | as ordered |
+//! | consumer deleted while disconnected | `503` on the new pull → check → same error, end | check on reconnect → same error, end | recreated | as ordered |
+//! | stream deleted | `409` or check → error (`is_consumer_deleted` / [`Error::is_stream_not_found`]), end | check → same, end | recreate refused → `is_stream_not_found`, end | as ordered |
+//! | leader change, R3 | requests may be lost: missed-heartbeat warning, new request; resumes | server-side continues on the new leader; warning if silent; resumes | gap or silence → recreated | as ordered |
+//! | heartbeats missed, app not polling | no warning (queued heartbeats count) | no warning | no reset | no reset |
+//! | JetStream disabled (account) | check → [`Error::is_jetstream_disabled`], end | check → same, end | recreate refused → same, end | as ordered |
+//!
+//! Tested against real servers in `tests/self_healing.rs`, `tests/consumer_push.rs`,
+//! `tests/consumer_consume.rs` and `tests/consumer_ordered.rs` (single server with the fault
+//! proxy, SIGSTOP and restarts; a 3-node cluster for the leader change). Not tested: the
+//! JetStream-disabled row (it needs a server reconfigured under a live client) and lame duck
+//! mode.
+//!
 //! ## What it does not do
 //!
 //! It owns no connection and speaks no wire protocol directly: every call is a request or a
