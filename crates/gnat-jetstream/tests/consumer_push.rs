@@ -175,7 +175,7 @@ async fn flow_control_is_answered_so_large_backlogs_flow() {
         let m = next_ok(&mut stream).await;
         n += 1;
         assert_eq!(sseq(&m), n);
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             // A slow reader: flow control holds the server back meanwhile.
             tokio::task::yield_now().await;
         }
