@@ -65,6 +65,7 @@ pub mod publish;
 mod resend;
 pub mod schedule;
 pub mod stream;
+pub mod stream_details;
 pub mod time;
 
 pub use account::*;
@@ -77,6 +78,7 @@ pub use message::*;
 pub use publish::*;
 pub use schedule::Schedule;
 pub use stream::*;
+pub use stream_details::StreamInfoOptions;
 pub use time::Timestamp;
 
 /// Connects with default options and returns a JetStream [`Context`] on that connection.
