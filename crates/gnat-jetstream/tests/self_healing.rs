@@ -439,3 +439,51 @@ async fn r3_consumer_leader_change_loses_nothing() {
     eprintln!("warnings through the leader changes: {warnings}");
     drop(cluster);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_survives_a_server_restart_without_gaps() {
+    let (mut server, js) = setup().await;
+    create_stream(&js, "S", &["s.>"]).await;
+    publish_many(&js, "s.a", 20).await;
+    let push = js
+        .create_push_consumer(
+            "S",
+            ConsumerConfig::durable("PUSH")
+                .deliver_subject(js.client().new_inbox())
+                .idle_heartbeat(HB)
+                .ack_wait(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap();
+    let mut pushed = push.messages().await.unwrap();
+    let mut seen = BTreeSet::new();
+    for _ in 0..10 {
+        let m = next_ok(&mut pushed).await;
+        m.double_ack().await.unwrap();
+        seen.insert(sseq(&m));
+    }
+    tokio::task::block_in_place(|| server.restart());
+    eventually("publish after the restart", || async {
+        js.publish("s.b", Bytes::from_static(b"after")).await.ok()
+    })
+    .await;
+    let mut warnings = 0;
+    within("all 21", async {
+        while seen.len() < 21 {
+            match pushed.next().await {
+                Some(Ok(m)) => {
+                    seen.insert(sseq(&m));
+                    let _ = m.ack().await;
+                }
+                Some(Err(e)) => {
+                    assert!(!e.is_consumer_deleted(), "{e:?}");
+                    warnings += 1;
+                }
+                None => panic!("the push stream ended"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(seen, (1..=21).collect::<BTreeSet<u64>>());
+    eprintln!("warnings across the restart: {warnings}");
+}
