@@ -153,6 +153,11 @@ impl JsMessage {
 
     /// Acknowledges it and waits for the server's confirmation (the ack is sent as a request;
     /// the server answers once it has recorded it), up to the client's request timeout.
+    ///
+    /// A late ack (after `ack_wait`, once the message was redelivered) cannot be told apart:
+    /// nats-server 2.15 accepts it, acknowledges the message, and confirms it with the same
+    /// empty reply as an ack in time or a repeated ack (seen in tests against the server).
+    /// Compare [`MessageInfo::delivered`] with what you expect if a redelivery matters.
     pub async fn double_ack(&self) -> Result<()> {
         let reply = self.reply()?;
         self.client
