@@ -24,14 +24,15 @@
 //! | consumer deleted while disconnected | `503` on the new pull → check → same error, end | check on reconnect → same error, end | recreated | as ordered |
 //! | stream deleted | `409` or check → error (`is_consumer_deleted` / [`Error::is_stream_not_found`]), end | check → same, end | recreate refused → `is_stream_not_found`, end | as ordered |
 //! | leader change, R3 | requests may be lost: missed-heartbeat warning, new request; resumes | server-side continues on the new leader; warning if silent; resumes | gap or silence → recreated | as ordered |
+//! | lame duck (cluster node of the client) | client moves to another node; fresh pull request; resumes | re-subscribed on the new node; resumes | recreated on the new node | as ordered |
 //! | heartbeats missed, app not polling | no warning (queued heartbeats count) | no warning | no reset | no reset |
 //! | JetStream disabled (account) | check → [`Error::is_jetstream_disabled`], end | check → same, end | recreate refused → same, end | as ordered |
 //!
 //! Tested against real servers in `tests/self_healing.rs`, `tests/consumer_push.rs`,
 //! `tests/consumer_consume.rs` and `tests/consumer_ordered.rs` (single server with the fault
-//! proxy, SIGSTOP and restarts; a 3-node cluster for the leader change). Not tested: the
-//! JetStream-disabled row (it needs a server reconfigured under a live client) and lame duck
-//! mode.
+//! proxy, SIGSTOP and restarts; a 3-node cluster for the leader change and lame duck mode),
+//! and the KV watcher's stream-deleted cell in `gnat-kv`'s `tests/watch.rs`. Not tested: the
+//! JetStream-disabled row (it needs a server reconfigured under a live client).
 //!
 //! ## What it does not do
 //!

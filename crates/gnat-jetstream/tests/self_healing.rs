@@ -487,3 +487,139 @@ async fn push_survives_a_server_restart_without_gaps() {
     assert_eq!(seen, (1..=21).collect::<BTreeSet<u64>>());
     eprintln!("warnings across the restart: {warnings}");
 }
+
+/// The server a client is on enters lame duck mode (SIGUSR2): consume, push and ordered move
+/// to another node of the cluster with the client and keep delivering everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn lame_duck_moves_consumers_to_another_node() {
+    let cluster = Cluster::start_with(3, |_, b| {
+        b.lame_duck_duration(Duration::from_secs(30))
+            .lame_duck_grace_period(Duration::from_millis(200))
+    });
+    let urls = cluster.urls();
+    // The consumers' client knows only node 0 and learns the others from the cluster.
+    let client = ConnectOptions::new()
+        .request_timeout(Duration::from_secs(5))
+        .reconnect_backoff(Backoff {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(100),
+            jitter: Duration::from_millis(10),
+        })
+        .connect(&urls[0])
+        .await
+        .expect("connect");
+    let js = Context::new(client);
+    let publisher = ConnectOptions::new()
+        .request_timeout(Duration::from_secs(5))
+        .connect(&urls[1])
+        .await
+        .expect("connect");
+    let publisher = Context::new(publisher);
+    eventually("the R3 stream is created", || async {
+        publisher
+            .create_stream(StreamConfig::new("R3").subjects(["r3.>"]).num_replicas(3))
+            .await
+            .ok()
+    })
+    .await;
+    let publish_n = |from: u64, n: u64| {
+        let js = publisher.clone();
+        async move {
+            for i in from..from + n {
+                eventually("publish", || async {
+                    let options = gnat_jetstream::PublishOptions::new()
+                        .payload(i.to_string())
+                        .msg_id(format!("m{i}"));
+                    js.publish_with(format!("r3.{i}"), options).await.ok()
+                })
+                .await;
+            }
+        }
+    };
+    publish_n(1, 10).await;
+    let pull = js
+        .create_pull_consumer("R3", ConsumerConfig::durable("PULL").num_replicas(3))
+        .await
+        .unwrap();
+    let mut consume = pull
+        .consume(
+            ConsumeOptions::new()
+                .max_messages(5)
+                .idle_heartbeat(HB)
+                .expires(HB * 4),
+        )
+        .await
+        .unwrap();
+    let push = js
+        .create_push_consumer(
+            "R3",
+            ConsumerConfig::durable("PUSH")
+                .num_replicas(3)
+                .deliver_subject(js.client().new_inbox())
+                .idle_heartbeat(HB)
+                .ack_wait(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap();
+    let mut pushed = push.messages().await.unwrap();
+    let mut ordered = js
+        .ordered_consumer("R3", OrderedConfig::new().idle_heartbeat(HB))
+        .await
+        .unwrap();
+    let mut seen = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+    for _ in 0..10 {
+        let m = next_ok(&mut consume).await;
+        m.double_ack().await.unwrap();
+        seen[0].insert(sseq(&m));
+        let m = next_ok(&mut pushed).await;
+        m.double_ack().await.unwrap();
+        seen[1].insert(sseq(&m));
+        seen[2].insert(sseq(&next_ok(&mut ordered).await));
+    }
+    let mut events = js.client().events();
+    let ok = std::process::Command::new("kill")
+        .arg("-USR2")
+        .arg(cluster.server(0).pid().to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("no `kill` command: cannot signal lame duck mode");
+        return;
+    }
+    within("the client moves to another node", async {
+        while !matches!(events.next().await, Some(Event::Reconnected { .. })) {}
+    })
+    .await;
+    publish_n(11, 20).await;
+    let mut last_ordered = *seen[2].last().unwrap();
+    within("all 30 on each", async {
+        while seen.iter().any(|s| s.len() < 30) {
+            tokio::select! {
+                Some(item) = consume.next(), if seen[0].len() < 30 => match item {
+                    Ok(m) => {
+                        seen[0].insert(sseq(&m));
+                        let _ = m.ack().await;
+                    }
+                    Err(e) => assert!(!e.is_consumer_deleted(), "{e:?}"),
+                },
+                Some(item) = pushed.next(), if seen[1].len() < 30 => match item {
+                    Ok(m) => {
+                        seen[1].insert(sseq(&m));
+                        let _ = m.ack().await;
+                    }
+                    Err(e) => assert!(!e.is_consumer_deleted(), "{e:?}"),
+                },
+                Some(item) = ordered.next(), if seen[2].len() < 30 => {
+                    let m = item.expect("the ordered consumer heals itself");
+                    assert_eq!(sseq(&m), last_ordered + 1, "ordered: gap or duplicate");
+                    last_ordered += 1;
+                    seen[2].insert(sseq(&m));
+                }
+            }
+        }
+    })
+    .await;
+    for s in &seen {
+        assert_eq!(*s, (1..=30).collect::<BTreeSet<u64>>());
+    }
+}
