@@ -66,9 +66,26 @@ async fn overflow_serves_a_conditional_pull_only_past_its_threshold() {
     )
     .await;
     assert_eq!(got, vec![6, 7, 8, 9, 10]);
-    // min_ack_pending: served only while enough wait for acks (none do: all acked).
+    // min_ack_pending: served only while enough wait for acks. None do once the acks are in.
+    eventually("acks recorded", || async {
+        let info = js.consumer_info("S", "C").await.unwrap();
+        (info.num_ack_pending == 0).then_some(())
+    })
+    .await;
     let got = next_seqs(&overflow, jobs().min_ack_pending(3), short).await;
     assert!(got.is_empty(), "{got:?}");
+    // Three delivered and not acknowledged: now it is served.
+    let mut held = Vec::new();
+    let mut fetch = local
+        .fetch(FetchOptions::new(3).expires(short).priority(jobs()))
+        .await
+        .unwrap();
+    while let Some(m) = within("unacked", fetch.next()).await {
+        held.push(m.unwrap());
+    }
+    assert_eq!(held.len(), 3);
+    let got = next_seqs(&overflow, jobs().min_ack_pending(3), Duration::from_secs(5)).await;
+    assert_eq!(got, vec![14]);
     // A pull without the group is refused by the server.
     let err = local
         .fetch(FetchOptions::new(1).expires(short))
