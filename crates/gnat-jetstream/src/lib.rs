@@ -26,6 +26,7 @@
 //! | leader change, R3 | requests may be lost: missed-heartbeat warning, new request; resumes | server-side continues on the new leader; warning if silent; resumes | gap or silence → recreated | as ordered |
 //! | lame duck (cluster node of the client) | client moves to another node; fresh pull request; resumes | re-subscribed on the new node; resumes | recreated on the new node | as ordered |
 //! | heartbeats missed, app not polling | no warning (queued heartbeats count) | no warning | no reset | no reset |
+//! | client closed (by the application, or for good) | error (`ErrorKind::Client`, "client is closed", with the last disconnect reason), end | same | same | as ordered |
 //! | JetStream disabled (account) | check → [`Error::is_jetstream_disabled`], end | check → same, end | recreate refused → same, end | as ordered |
 //!
 //! Tested against real servers in `tests/self_healing.rs`, `tests/consumer_push.rs`,

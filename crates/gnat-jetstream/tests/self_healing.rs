@@ -623,3 +623,48 @@ async fn lame_duck_moves_consumers_to_another_node() {
         assert_eq!(*s, (1..=30).collect::<BTreeSet<u64>>());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_client_ends_every_stream_with_an_error_that_says_so() {
+    let (_server, admin) = setup().await;
+    create_stream(&admin, "S", &["s.>"]).await;
+    publish_many(&admin, "s.a", 1).await;
+    let js = connect(&_server).await;
+    let pull = js
+        .create_pull_consumer("S", ConsumerConfig::durable("PULL"))
+        .await
+        .unwrap();
+    let mut consume = pull.messages().await.unwrap();
+    let push = js
+        .create_push_consumer(
+            "S",
+            ConsumerConfig::durable("PUSH").deliver_subject(js.client().new_inbox()),
+        )
+        .await
+        .unwrap();
+    let mut pushed = push.messages().await.unwrap();
+    let mut ordered = js
+        .ordered_consumer("S", OrderedConfig::new())
+        .await
+        .unwrap();
+    next_ok(&mut consume).await;
+    next_ok(&mut pushed).await;
+    next_ok(&mut ordered).await;
+    js.client().close().await;
+    for (name, item) in [
+        ("consume", within("consume", consume.next()).await),
+        ("push", within("push", pushed.next()).await),
+        ("ordered", within("ordered", ordered.next()).await),
+    ] {
+        match item {
+            Some(Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Client, "{name}: {e:?}");
+                assert!(e.to_string().contains("client is closed"), "{name}: {e}");
+            }
+            other => panic!("{name}: expected an error, got {other:?}"),
+        }
+    }
+    assert!(within("end", consume.next()).await.is_none());
+    assert!(within("end", pushed.next()).await.is_none());
+    assert!(within("end", ordered.next()).await.is_none());
+}

@@ -190,6 +190,7 @@ impl PullConsumer {
             sub,
             events,
             events_open: true,
+            last_reason: None,
             limits,
             pending_messages: 0,
             pending_bytes: 0,
@@ -256,6 +257,8 @@ impl std::fmt::Debug for PullMessages {
 }
 
 struct ConsumeState {
+    /// Why the connection last went away (for the error when the client closes).
+    last_reason: Option<String>,
     client: Client,
     subject: String,
     inbox: String,
@@ -399,7 +402,11 @@ impl ConsumeState {
             let retry_at = self.pull_not_before.filter(|_| !self.paused);
             tokio::select! {
                 biased;
-                event = self.events.next(), if self.events_open => match event {
+                event = self.events.next(), if self.events_open => {
+                if let Some(reason) = event.as_ref().and_then(crate::consumer::driver::event_reason) {
+                    self.last_reason = Some(reason);
+                }
+                match event {
                     Some(Event::Disconnected { .. }) => self.paused = true,
                     Some(Event::Reconnected { .. }) => {
                         // ADR-37 rev 2: restart the timer and ask again; requests that
@@ -411,11 +418,12 @@ impl ConsumeState {
                     }
                     Some(_) => {}
                     None => self.events_open = false,
-                },
+                }},
                 msg = self.sub.next() => {
                     let Some(msg) = msg else {
                         self.terminated = true;
-                        return (None, self);
+                        let err = crate::consumer::driver::subscription_ended(&self.sub, self.last_reason.as_deref());
+                        return (err.map(Err), self);
                     };
                     self.last_activity = Instant::now();
                     self.probed = false;

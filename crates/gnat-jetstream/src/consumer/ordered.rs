@@ -209,6 +209,7 @@ impl Context {
             shared: shared.clone(),
             events,
             events_open: true,
+            last_reason: None,
             last_sseq: 0,
             last_dseq: 0,
             start_floor: info.delivered.stream_sequence,
@@ -291,6 +292,8 @@ impl std::fmt::Debug for OrderedConsumer {
 }
 
 struct OrderedState {
+    /// Why the connection last went away (for the error when the client closes).
+    last_reason: Option<String>,
     ctx: Context,
     client: Client,
     stream: String,
@@ -356,7 +359,11 @@ impl OrderedState {
             let hb_deadline = after(self.last_activity, self.heartbeat, MISSED_HEARTBEATS);
             tokio::select! {
                 biased;
-                event = self.events.next(), if self.events_open => match event {
+                event = self.events.next(), if self.events_open => {
+                if let Some(reason) = event.as_ref().and_then(crate::consumer::driver::event_reason) {
+                    self.last_reason = Some(reason);
+                }
+                match event {
                     Some(Event::Disconnected { .. }) => self.paused = true,
                     Some(Event::Reconnected { .. }) => {
                         self.paused = false;
@@ -364,12 +371,12 @@ impl OrderedState {
                     }
                     Some(_) => {}
                     None => self.events_open = false,
-                },
+                }},
                 msg = self.sub.next() => {
                     let Some(msg) = msg else {
-                        // The client closed.
                         self.terminated = true;
-                        return (None, self);
+                        let err = crate::consumer::driver::subscription_ended(&self.sub, self.last_reason.as_deref());
+                        return (err.map(Err), self);
                     };
                     self.last_activity = Instant::now();
                     if let Some(item) = self.handle(msg).await {

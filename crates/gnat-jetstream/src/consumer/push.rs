@@ -175,6 +175,7 @@ impl PushConsumer {
             name: self.name.clone(),
             sub,
             events_open: true,
+            last_reason: None,
             watchdog: config
                 .idle_heartbeat
                 .filter(|d| !d.is_zero())
@@ -230,6 +231,8 @@ impl std::fmt::Debug for PushMessages {
 }
 
 struct PushState {
+    /// Why the connection last went away (for the error when the client closes).
+    last_reason: Option<String>,
     client: Client,
     ctx: Context,
     stream: String,
@@ -261,7 +264,11 @@ impl PushState {
             let hb_deadline = self.watchdog.as_ref().and_then(Watchdog::deadline);
             tokio::select! {
                 biased;
-                event = self.events.next(), if self.events_open => match event {
+                event = self.events.next(), if self.events_open => {
+                if let Some(reason) = event.as_ref().and_then(crate::consumer::driver::event_reason) {
+                    self.last_reason = Some(reason);
+                }
+                match event {
                     Some(Event::Disconnected { .. }) => self.paused = true,
                     Some(Event::Reconnected { .. }) => {
                         self.paused = false;
@@ -270,11 +277,12 @@ impl PushState {
                     }
                     Some(_) => {}
                     None => self.events_open = false,
-                },
+                }},
                 msg = self.sub.next() => {
                     let Some(msg) = msg else {
                         self.terminated = true;
-                        return (None, self);
+                        let err = crate::consumer::driver::subscription_ended(&self.sub, self.last_reason.as_deref());
+                        return (err.map(Err), self);
                     };
                     self.activity();
                     if let Some(item) = self.handle(msg).await {
