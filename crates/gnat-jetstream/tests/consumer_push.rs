@@ -165,7 +165,10 @@ async fn flow_control_is_answered_so_large_backlogs_flow() {
                 .deliver_subject(inbox)
                 .ack_policy(AckPolicy::None)
                 .flow_control(true)
-                .idle_heartbeat(Duration::from_secs(2)),
+                // Long enough that the server's stalled-consumer heartbeat (which carries the
+                // flow-control subject again) cannot rescue an unanswered request within the
+                // test's deadline: only answering the requests keeps delivery going.
+                .idle_heartbeat(Duration::from_secs(30)),
         )
         .await
         .unwrap();
