@@ -31,9 +31,9 @@
 //!
 //! Tested against real servers in `tests/self_healing.rs`, `tests/consumer_push.rs`,
 //! `tests/consumer_consume.rs` and `tests/consumer_ordered.rs` (single server with the fault
-//! proxy, SIGSTOP and restarts; a 3-node cluster for the leader change and lame duck mode),
-//! and the KV watcher's stream-deleted cell in `gnat-kv`'s `tests/watch.rs`. Not tested: the
-//! JetStream-disabled row (it needs a server reconfigured under a live client).
+//! proxy, SIGSTOP, restarts and a config reload that disables the account's JetStream; a
+//! 3-node cluster for the leader change and lame duck mode), and the KV watcher's
+//! stream-deleted cell in `gnat-kv`'s `tests/watch.rs`.
 //!
 //! ## What it does not do
 //!

@@ -46,7 +46,10 @@ where
 {
     loop {
         match within("a terminal error", stream.next()).await {
-            Some(Err(e)) if e.kind() == ErrorKind::MissedHeartbeats || e.code() == Some(503) => {
+            Some(Err(e))
+                if e.kind() == ErrorKind::MissedHeartbeats
+                    || (e.kind() == ErrorKind::Status && e.code() == Some(503)) =>
+            {
                 continue;
             }
             Some(Err(e)) => return (e, Instant::now()),
@@ -667,4 +670,85 @@ async fn closing_the_client_ends_every_stream_with_an_error_that_says_so() {
     assert!(within("end", consume.next()).await.is_none());
     assert!(within("end", pushed.next()).await.is_none());
     assert!(within("end", ordered.next()).await.is_none());
+}
+
+/// The JetStream-disabled row: the account's JetStream is turned off by a config reload
+/// (SIGHUP) under live consumers; each stream says so and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_disabled_for_the_account_ends_consume_push_and_ordered() {
+    let server = gnat_test_support::NatsServer::builder()
+        .jetstream(true)
+        .config("accounts {\n  A: { jetstream: enabled, users: [ {user: a, password: a} ] }\n}\n")
+        .start();
+    let url = server.url().replace("nats://", "nats://a:a@");
+    let client = ConnectOptions::new()
+        .request_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await
+        .expect("connect");
+    let js = Context::new(client);
+    create_stream(&js, "S", &["s.>"]).await;
+    publish_many(&js, "s.a", 1).await;
+    let pull = js
+        .create_pull_consumer("S", ConsumerConfig::durable("PULL"))
+        .await
+        .unwrap();
+    let mut consume = pull
+        .consume(ConsumeOptions::new().idle_heartbeat(HB).expires(HB * 4))
+        .await
+        .unwrap();
+    let push = js
+        .create_push_consumer(
+            "S",
+            ConsumerConfig::durable("PUSH")
+                .deliver_subject(js.client().new_inbox())
+                .idle_heartbeat(HB),
+        )
+        .await
+        .unwrap();
+    let mut pushed = push.messages().await.unwrap();
+    let mut ordered = js
+        .ordered_consumer("S", OrderedConfig::new().idle_heartbeat(HB))
+        .await
+        .unwrap();
+    next_ok(&mut consume).await.ack().await.unwrap();
+    next_ok(&mut pushed).await.ack().await.unwrap();
+    next_ok(&mut ordered).await;
+    let conf = server.dir().join("server.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replace("jetstream: enabled", "jetstream: disabled"),
+    )
+    .unwrap();
+    let signalled = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(server.pid().to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !signalled {
+        eprintln!("no `kill` command: cannot reload the server");
+        return;
+    }
+    let reloaded = Instant::now();
+    let (err, at) = terminal_error(&mut consume).await;
+    assert!(err.is_jetstream_disabled(), "consume: {err:?}");
+    assert!(
+        at - reloaded <= HB * 2 + SLACK,
+        "consume: {:?}",
+        at - reloaded
+    );
+    assert_ends(&mut consume).await;
+    let (err, at) = terminal_error(&mut pushed).await;
+    assert!(err.is_jetstream_disabled(), "push: {err:?}");
+    assert!(at - reloaded <= HB * 2 + SLACK, "push: {:?}", at - reloaded);
+    assert_ends(&mut pushed).await;
+    let (err, at) = terminal_error(&mut ordered).await;
+    assert!(err.is_jetstream_disabled(), "ordered: {err:?}");
+    assert!(
+        at - reloaded <= HB * 2 + SLACK,
+        "ordered: {:?}",
+        at - reloaded
+    );
+    assert_ends(&mut ordered).await;
 }
