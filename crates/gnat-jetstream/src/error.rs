@@ -268,6 +268,18 @@ impl Error {
         self.has_err_code(&[codes::CONSUMER_NOT_FOUND])
     }
 
+    /// The consumer is gone: the server said `409 Consumer Deleted` on a delivery, or an API
+    /// call answered 10014 (consumer not found).
+    pub fn is_consumer_deleted(&self) -> bool {
+        self.is_consumer_not_found()
+            || matches!(self.status(), Some((409, d)) if d.trim().eq_ignore_ascii_case("Consumer Deleted"))
+    }
+
+    /// JetStream is not enabled (10076) or not enabled for the account (10039).
+    pub fn is_jetstream_disabled(&self) -> bool {
+        self.has_err_code(&[codes::NOT_ENABLED, codes::NOT_ENABLED_FOR_ACCOUNT])
+    }
+
     /// No message matched (10037, or a 404 from direct get).
     pub fn is_no_message(&self) -> bool {
         self.has_err_code(&[codes::NO_MESSAGE_FOUND])

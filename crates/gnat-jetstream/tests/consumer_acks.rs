@@ -215,3 +215,58 @@ async fn metadata_of_delivered_and_plain_messages() {
     assert_eq!(m.info().unwrap_err().kind(), ErrorKind::NotJetStream);
     assert_eq!(m.ack().await.unwrap_err().kind(), ErrorKind::NotJetStream);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_next_acks_and_brings_the_next_batch() {
+    let (_server, js) = setup().await;
+    create_stream(&js, "S", &["s.>"]).await;
+    publish_many(&js, "s.a", 6).await;
+    let c = js
+        .create_pull_consumer("S", ConsumerConfig::durable("C"))
+        .await
+        .unwrap();
+    let first = fetch_all(&c, FetchOptions::new(1)).await;
+    assert_eq!(sseq(&first[0]), 1);
+    let mut next = first[0].ack_next(3, Duration::from_secs(5)).await.unwrap();
+    let mut seqs = Vec::new();
+    while let Some(m) = within("ack_next batch", next.next()).await {
+        seqs.push(sseq(&m.unwrap()));
+    }
+    assert_eq!(seqs, vec![2, 3, 4]);
+    // The first one is acknowledged: only the three just delivered are pending.
+    let info = eventually("ack recorded", || async {
+        let info = js.consumer_info("S", "C").await.unwrap();
+        (info.ack_floor.stream_sequence == 1).then_some(info)
+    })
+    .await;
+    assert_eq!(info.num_ack_pending, 3);
+    assert!(first[0].ack_next(0, Duration::from_secs(1)).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_ack_subject_parses_and_confirms() {
+    let (_server, js) = setup().await;
+    create_stream(&js, "S", &["s.>"]).await;
+    publish_many(&js, "s.a", 1).await;
+    let c = js
+        .create_pull_consumer("S", ConsumerConfig::durable("C"))
+        .await
+        .unwrap();
+    let m = &fetch_all(&c, FetchOptions::new(1)).await[0];
+    let info = m.info().unwrap();
+    let reply = m.reply.as_deref().unwrap();
+    // ADR-15 allows either shape; nats-server 2.15.1 was seen sending v1 here (9 tokens).
+    // Whichever it is, the parse must agree with it.
+    if reply.split('.').count() >= 12 {
+        assert!(info.account_hash.is_some_and(|h| !h.is_empty()), "{reply}");
+    } else {
+        assert_eq!(reply.split('.').count(), 9, "{reply}");
+        assert_eq!((info.domain, info.account_hash), (None, None), "{reply}");
+    }
+    assert_eq!(
+        (info.stream, info.consumer, info.stream_sequence),
+        ("S", "C", 1)
+    );
+    // A confirmed ack on a v2 subject is confirmed by the server.
+    m.double_ack().await.unwrap();
+}

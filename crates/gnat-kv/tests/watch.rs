@@ -338,3 +338,28 @@ async fn survives_server_restarts_without_gap_or_duplicate() {
     let acked = acked.lock().unwrap();
     assert!(acked.len() > 40 && acked.iter().all(|r| *r <= last));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_bucket_ends_the_watch_with_an_error() {
+    // The self-healing contract (gnat-jetstream crate docs): the watcher's ordered consumer
+    // cannot be recreated on a deleted stream, so the watch says why and ends, within two
+    // heartbeat intervals (5 s each for watchers) instead of stalling.
+    let (_server, js, kv) = bucket(Config::new("B")).await;
+    let mut w = kv.watch_all().await.unwrap();
+    assert_eq!(next_event(&mut w).await, WatchEvent::InitialDone);
+    kv.put("a", "1").await.unwrap();
+    assert_eq!(next_entry(&mut w).await.key, "a");
+    gnat_kv::delete_bucket(&js, "B").await.unwrap();
+    let deleted = tokio::time::Instant::now();
+    let err = match within("the watch ends", w.next()).await {
+        Some(Err(e)) => e,
+        other => panic!("expected an error, got {other:?}"),
+    };
+    let took = deleted.elapsed();
+    assert!(
+        err.is_bucket_not_found() || err.jetstream().is_some_and(|j| j.is_stream_not_found()),
+        "{err:?}"
+    );
+    assert!(took <= Duration::from_secs(11), "{took:?}");
+    assert!(within("end", w.next()).await.is_none());
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use client::{Client, Message};
 
+use crate::consumer::pull::{Fetch, PullRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::Timestamp;
 
@@ -152,12 +153,42 @@ impl JsMessage {
 
     /// Acknowledges it and waits for the server's confirmation (the ack is sent as a request;
     /// the server answers once it has recorded it), up to the client's request timeout.
+    ///
+    /// A late ack (after `ack_wait`, once the message was redelivered) cannot be told apart:
+    /// nats-server 2.15 accepts it, acknowledges the message, and confirms it with the same
+    /// empty reply as an ack in time or a repeated ack (seen in tests against the server).
+    /// Compare [`MessageInfo::delivered`] with what you expect if a redelivery matters.
     pub async fn double_ack(&self) -> Result<()> {
         let reply = self.reply()?;
         self.client
             .request(reply, Bytes::from_static(b"+ACK"))
             .await?;
         Ok(())
+    }
+
+    /// Acknowledges it and asks for the next `batch` messages of its (pull) consumer in the
+    /// same message (`+NXT {"batch":…,"expires":…}`, ADR-13): the messages come as a
+    /// [`Fetch`] that ends after `batch` messages or when the server ends the request at
+    /// `expires` (`408`, a normal end).
+    pub async fn ack_next(&self, batch: usize, expires: Duration) -> Result<Fetch> {
+        if batch == 0 {
+            return Err(Error::new(ErrorKind::InvalidInput, "ack_next batch is 0"));
+        }
+        if expires.is_zero() {
+            return Err(Error::new(ErrorKind::InvalidInput, "ack_next expires is 0"));
+        }
+        let reply = self.reply()?;
+        let request = PullRequest {
+            batch: Some(batch as u64),
+            expires: Some(expires),
+            ..PullRequest::default()
+        };
+        let mut body = b"+NXT ".to_vec();
+        body.extend_from_slice(&request.to_bytes()?);
+        let inbox = self.client.new_inbox();
+        let sub = self.client.subscribe(&inbox).await?;
+        self.client.publish_with_reply(reply, &inbox, body).await?;
+        Ok(Fetch::start(self.client.clone(), sub, &request, expires))
     }
 
     /// Negative acknowledgement (`-NAK`): redeliver it now (or after the consumer's backoff).
@@ -235,6 +266,33 @@ mod tests {
         assert_eq!((i.consumer_sequence, i.pending), (3, 5));
         let i = MessageInfo::parse("$JS.ACK.hub.H.S.C.1.2.3.4.5.x.y.z").unwrap();
         assert_eq!(i.pending, 5);
+    }
+
+    #[test]
+    fn keeps_domain_and_account_hash_of_v2_subjects() {
+        let bytes: &[u8] =
+            b"$JS.ACK.ngs.AAHASH9.ORDERS.worker.3.1042.77.1733500000000000001.12.Kx9z";
+        let subject = std::str::from_utf8(bytes).unwrap();
+        let i = MessageInfo::parse(subject).unwrap();
+        assert_eq!(i.domain, Some("ngs"));
+        assert_eq!(i.account_hash, Some("AAHASH9"));
+        assert_eq!((i.stream, i.consumer), ("ORDERS", "worker"));
+        assert_eq!(
+            (
+                i.delivered,
+                i.stream_sequence,
+                i.consumer_sequence,
+                i.pending
+            ),
+            (3, 1042, 77, 12)
+        );
+        assert_eq!(i.published.unix_nanos(), 1_733_500_000_000_000_001);
+        // `_` is "no domain"; the hash is still kept.
+        let i = MessageInfo::parse("$JS.ACK._.H2.S.C.1.1.1.0.0.tok").unwrap();
+        assert_eq!((i.domain, i.account_hash), (None, Some("H2")));
+        // A v1 subject has neither.
+        let i = MessageInfo::parse("$JS.ACK.S.C.1.1.1.0.0").unwrap();
+        assert_eq!((i.domain, i.account_hash), (None, None));
     }
 
     #[test]

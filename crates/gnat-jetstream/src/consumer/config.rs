@@ -296,6 +296,10 @@ pub struct ConsumerConfig {
     /// Server-internal consumers of mirrors and sources (`direct`); not for applications.
     #[serde(default, skip_serializing_if = "is_false")]
     pub direct: bool,
+    /// Server-internal consumers of durable stream sourcing (`sourcing`, ADR-60, 2.14+); not
+    /// for applications. Kept so that a configuration read back and sent again is unchanged.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sourcing: bool,
     /// Free-form metadata (`metadata`). Servers 2.11+ add `_nats.*` keys of their own.
     #[serde(default, skip_serializing_if = "HashMap::is_empty")]
     pub metadata: HashMap<String, String>,

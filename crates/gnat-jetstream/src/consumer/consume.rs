@@ -25,9 +25,12 @@ use tokio::time::Instant;
 
 use crate::consumer::ack::JsMessage;
 use crate::consumer::driver::{Driver, Inbound, after, classify, description_is, message_size};
+use crate::consumer::health::{self, Health};
 use crate::consumer::pull::{
-    MESSAGE_SIZE_EXCEEDS_MAX_BYTES, PullConsumer, PullRequest, is_benign_409, sleep_until_opt,
+    MESSAGE_SIZE_EXCEEDS_MAX_BYTES, PIN_ID_MISMATCH, PinId, PriorityOptions, PullConsumer,
+    PullRequest, is_benign_409, note_pin, sleep_until_opt,
 };
+use crate::context::Context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::header_u64;
 
@@ -52,6 +55,8 @@ pub struct ConsumeOptions {
     /// Request more when what is outstanding falls to this many messages (or bytes with
     /// `max_bytes`); default half of the maximum.
     pub threshold: Option<usize>,
+    /// Priority group fields of every request (ADR-42).
+    pub priority: Option<PriorityOptions>,
 }
 
 impl ConsumeOptions {
@@ -87,6 +92,12 @@ impl ConsumeOptions {
     /// Sets `threshold`.
     pub fn threshold(mut self, n: usize) -> Self {
         self.threshold = Some(n);
+        self
+    }
+
+    /// Sets the priority-group fields of every request.
+    pub fn priority(mut self, priority: PriorityOptions) -> Self {
+        self.priority = Some(priority);
         self
     }
 }
@@ -165,6 +176,9 @@ impl PullConsumer {
     /// MaxBytes` when a message is larger than the whole `max_bytes` budget).
     pub async fn consume(&self, options: ConsumeOptions) -> Result<PullMessages> {
         let limits = Limits::from_options(&options)?;
+        if let Some(p) = &options.priority {
+            p.validate()?;
+        }
         let client = self.ctx.client().clone();
         let events = client.events();
         let inbox = client.new_inbox();
@@ -176,6 +190,7 @@ impl PullConsumer {
             sub,
             events,
             events_open: true,
+            last_reason: None,
             limits,
             pending_messages: 0,
             pending_bytes: 0,
@@ -184,6 +199,14 @@ impl PullConsumer {
             pull_not_before: None,
             oversized: false,
             terminated: false,
+            ctx: self.ctx.clone(),
+            stream: self.stream.clone(),
+            name: self.name.clone(),
+            priority: options.priority,
+            pin: self.pin.clone(),
+            pins_lost: 0,
+            check_now: false,
+            probed: false,
         };
         state.refill().await?;
         Ok(PullMessages {
@@ -201,6 +224,12 @@ impl PullMessages {
     /// The next message or error; `None` after a terminal error or when the client closed.
     pub async fn next(&mut self) -> Option<Result<JsMessage>> {
         std::future::poll_fn(|cx| self.driver.poll_next(cx)).await
+    }
+
+    /// How many times the server answered `423` (another client holds the pin of the
+    /// priority group now): the pin id was dropped and the request sent again without it.
+    pub fn pins_lost(&self) -> Option<u64> {
+        self.driver.state().map(|s| s.pins_lost)
     }
 
     /// Messages and bytes requested and not yet handed out, between items.
@@ -228,6 +257,8 @@ impl std::fmt::Debug for PullMessages {
 }
 
 struct ConsumeState {
+    /// Why the connection last went away (for the error when the client closes).
+    last_reason: Option<String>,
     client: Client,
     subject: String,
     inbox: String,
@@ -249,6 +280,17 @@ struct ConsumeState {
     /// A message larger than the byte budget was reported; cleared when one is delivered.
     oversized: bool,
     terminated: bool,
+    ctx: Context,
+    stream: String,
+    name: String,
+    priority: Option<PriorityOptions>,
+    pin: PinId,
+    /// `423` answers: the pin moved to another client and was dropped here.
+    pins_lost: u64,
+    /// Look the consumer up before waiting (after a `503`).
+    check_now: bool,
+    /// The consumer was looked up in the current silence.
+    probed: bool,
 }
 
 impl ConsumeState {
@@ -298,7 +340,8 @@ impl ConsumeState {
             expires: Some(self.limits.expires),
             heartbeat: Some(self.limits.heartbeat),
             ..request
-        };
+        }
+        .with_priority(self.priority.as_ref(), &self.pin);
         self.client
             .publish_with_reply(&self.subject, &self.inbox, request.to_bytes()?)
             .await?;
@@ -342,13 +385,28 @@ impl ConsumeState {
         loop {
             // A failed request (reconnect buffer full, closed) is retried after the next
             // event or heartbeat check; a closed client ends the subscription below.
+            if std::mem::take(&mut self.check_now)
+                && let Health::Gone(e) = health::check(&self.ctx, &self.stream, &self.name).await
+            {
+                self.terminated = true;
+                return (Some(Err(e)), self);
+            }
             let _ = self.refill().await;
             let hb_deadline = after(self.last_activity, self.limits.heartbeat, 2);
+            let probe_at = if self.probed {
+                None
+            } else {
+                after(self.last_activity, self.limits.heartbeat / 2, 3)
+            };
             // While paused the retry waits for the reconnect (no spinning on a past time).
             let retry_at = self.pull_not_before.filter(|_| !self.paused);
             tokio::select! {
                 biased;
-                event = self.events.next(), if self.events_open => match event {
+                event = self.events.next(), if self.events_open => {
+                if let Some(reason) = event.as_ref().and_then(crate::consumer::driver::event_reason) {
+                    self.last_reason = Some(reason);
+                }
+                match event {
                     Some(Event::Disconnected { .. }) => self.paused = true,
                     Some(Event::Reconnected { .. }) => {
                         // ADR-37 rev 2: restart the timer and ask again; requests that
@@ -360,13 +418,15 @@ impl ConsumeState {
                     }
                     Some(_) => {}
                     None => self.events_open = false,
-                },
+                }},
                 msg = self.sub.next() => {
                     let Some(msg) = msg else {
                         self.terminated = true;
-                        return (None, self);
+                        let err = crate::consumer::driver::subscription_ended(&self.sub, self.last_reason.as_deref());
+                        return (err.map(Err), self);
                     };
                     self.last_activity = Instant::now();
+                    self.probed = false;
                     if let Some(item) = self.handle(msg) {
                         if item.is_ok() {
                             // Top up before handing the message out, so the next ones are
@@ -374,6 +434,27 @@ impl ConsumeState {
                             let _ = self.refill().await;
                         }
                         return (Some(item), self);
+                    }
+                }
+                _ = sleep_until_opt(probe_at), if !self.paused => {
+                    // 1.5 intervals of silence: is the consumer still there? Answered by
+                    // 2 intervals, so that a deleted consumer or stream ends the stream
+                    // within the bound.
+                    self.probed = true;
+                    if self.client.state() == client::State::Connected {
+                        let budget = hb_deadline
+                            .map(|d| d.saturating_duration_since(Instant::now()))
+                            .unwrap_or(self.limits.heartbeat)
+                            .max(Duration::from_millis(50));
+                        if let Ok(Health::Gone(e)) = tokio::time::timeout(
+                            budget,
+                            health::check(&self.ctx, &self.stream, &self.name),
+                        )
+                        .await
+                        {
+                            self.terminated = true;
+                            return (Some(Err(e)), self);
+                        }
                     }
                 }
                 _ = sleep_until_opt(hb_deadline), if !self.paused => {
@@ -385,6 +466,7 @@ impl ConsumeState {
                     // Nothing queued (the subscription is polled first) and nothing arrived
                     // for two intervals: the requests are presumed lost.
                     self.last_activity = Instant::now();
+                    self.probed = false;
                     self.reset_pending();
                     self.pull_not_before = None;
                     let _ = self.refill().await;
@@ -436,6 +518,7 @@ impl ConsumeState {
     fn handle(&mut self, msg: client::Message) -> Option<Result<JsMessage>> {
         match classify(msg) {
             Inbound::Data(m) => {
+                note_pin(&self.pin, &m);
                 self.oversized = false;
                 self.pending_messages = self.pending_messages.saturating_sub(1);
                 if self.limits.max_bytes.is_some() {
@@ -452,6 +535,14 @@ impl ConsumeState {
                 let accounted = self.cancel_pending(&message);
                 match code {
                     404 | 408 => None,
+                    PIN_ID_MISMATCH if self.priority.is_some() => {
+                        // ADR-42: another client is pinned now. Drop the pin and ask again
+                        // (the next refill goes out without an id).
+                        *crate::consumer::lock(&self.pin) = None;
+                        self.pins_lost = self.pins_lost.saturating_add(1);
+                        self.reset_pending();
+                        None
+                    }
                     409 if description_is(&description, "Consumer Deleted")
                         || description_is(&description, "Consumer is push based") =>
                     {
@@ -471,6 +562,9 @@ impl ConsumeState {
                         // not up yet): retry after a heartbeat interval.
                         self.reset_pending();
                         self.pull_not_before = after(Instant::now(), self.limits.heartbeat, 1);
+                        // Gone for good (deleted while we were away) ends the stream at the
+                        // next step instead of retrying forever.
+                        self.check_now = true;
                         Some(Err(Error::from_status(code, "No Responders")))
                     }
                     _ => Some(Err(Error::from_status(code, description))),

@@ -28,6 +28,11 @@ impl<S, T> Driver<S, T> {
         }
     }
 
+    /// The state, mutably, when no step is running.
+    pub(crate) fn state_mut(&mut self) -> Option<&mut S> {
+        self.state.as_mut()
+    }
+
     /// The state, when no step is running (between items).
     pub(crate) fn state(&self) -> Option<&S> {
         self.state.as_ref()
@@ -122,4 +127,37 @@ pub(crate) fn after(
     interval
         .checked_mul(times)
         .and_then(|d| base.checked_add(d))
+}
+
+/// The error a consumer stream yields when its subscription ends underneath it (the client
+/// was closed, or the server refused the subscription), naming the last reason the
+/// connection gave; `None` when the application itself ended it (unsubscribe, drain).
+pub(crate) fn subscription_ended(
+    sub: &client::Subscription,
+    last_reason: Option<&str>,
+) -> Option<crate::error::Error> {
+    use crate::error::{Error, ErrorKind};
+    let why = last_reason
+        .map(|r| format!(" (last: {r})"))
+        .unwrap_or_default();
+    match sub.close_reason()? {
+        client::CloseReason::ClientClosed => Some(Error::new(
+            ErrorKind::Client,
+            format!("the client is closed; the consumer stream ends{why}"),
+        )),
+        client::CloseReason::PermissionDenied(text) => Some(Error::new(
+            ErrorKind::Client,
+            format!("the server refused the subscription: {text}"),
+        )),
+        _ => None,
+    }
+}
+
+/// What an event says about why the connection went away, if anything.
+pub(crate) fn event_reason(event: &client::Event) -> Option<String> {
+    match event {
+        client::Event::Disconnected { reason } => Some(format!("disconnected: {reason}")),
+        client::Event::ServerError { message } => Some(format!("server error: {message}")),
+        _ => None,
+    }
 }

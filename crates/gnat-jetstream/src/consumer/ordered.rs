@@ -4,7 +4,7 @@
 //! The server side is an ephemeral push consumer on a fresh inbox (ack none, max deliver 1,
 //! flow control, memory storage, one replica, idle heartbeats). The client tracks the last
 //! stream and consumer sequence it handed out. A gap in consumer sequences, a heartbeat whose
-//! `Nats-Last-Consumer` differs from ours, three heartbeat intervals with nothing arriving, a
+//! `Nats-Last-Consumer` differs from ours, two heartbeat intervals with nothing arriving, a
 //! `409`, or a reconnect means the consumer is lost or out of step: it is deleted (best
 //! effort), and a new one is created on a new inbox starting at the stream sequence after
 //! the last one handed out. Until something has been handed out, the new one starts where
@@ -38,8 +38,9 @@ use crate::context::{Context, validate_token};
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::header_u64;
 
-/// Heartbeat intervals without anything arriving before the consumer is presumed lost.
-const MISSED_HEARTBEATS: u32 = 3;
+/// Heartbeat intervals without anything arriving before the consumer is presumed lost (the
+/// self-healing bound of the crate docs: 2 intervals).
+const MISSED_HEARTBEATS: u32 = 2;
 /// First and largest delay between attempts to recreate the consumer.
 const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -55,7 +56,7 @@ pub struct OrderedConfig {
     pub headers_only: bool,
     /// Replay speed.
     pub replay_policy: ReplayPolicy,
-    /// Heartbeat interval asked of the server (default 5 s); three missed ones reset the
+    /// Heartbeat interval asked of the server (default 5 s); two missed ones reset the
     /// consumer.
     pub idle_heartbeat: Duration,
     /// The server deletes a consumer that has had no subscriber for this long (default 30 s).
@@ -208,6 +209,7 @@ impl Context {
             shared: shared.clone(),
             events,
             events_open: true,
+            last_reason: None,
             last_sseq: 0,
             last_dseq: 0,
             start_floor: info.delivered.stream_sequence,
@@ -290,6 +292,8 @@ impl std::fmt::Debug for OrderedConsumer {
 }
 
 struct OrderedState {
+    /// Why the connection last went away (for the error when the client closes).
+    last_reason: Option<String>,
     ctx: Context,
     client: Client,
     stream: String,
@@ -318,6 +322,10 @@ struct OrderedState {
 
 /// Worth another attempt: the server or connection may come back.
 fn retryable(err: &Error) -> bool {
+    // JetStream disabled for the account is a 503 too, but it does not come back by itself.
+    if crate::consumer::health::is_gone(err) {
+        return false;
+    }
     match err.kind() {
         ErrorKind::Client => err.client_kind().is_some_and(|k| {
             matches!(
@@ -351,7 +359,11 @@ impl OrderedState {
             let hb_deadline = after(self.last_activity, self.heartbeat, MISSED_HEARTBEATS);
             tokio::select! {
                 biased;
-                event = self.events.next(), if self.events_open => match event {
+                event = self.events.next(), if self.events_open => {
+                if let Some(reason) = event.as_ref().and_then(crate::consumer::driver::event_reason) {
+                    self.last_reason = Some(reason);
+                }
+                match event {
                     Some(Event::Disconnected { .. }) => self.paused = true,
                     Some(Event::Reconnected { .. }) => {
                         self.paused = false;
@@ -359,12 +371,12 @@ impl OrderedState {
                     }
                     Some(_) => {}
                     None => self.events_open = false,
-                },
+                }},
                 msg = self.sub.next() => {
                     let Some(msg) = msg else {
-                        // The client closed.
                         self.terminated = true;
-                        return (None, self);
+                        let err = crate::consumer::driver::subscription_ended(&self.sub, self.last_reason.as_deref());
+                        return (err.map(Err), self);
                     };
                     self.last_activity = Instant::now();
                     if let Some(item) = self.handle(msg).await {
@@ -374,7 +386,7 @@ impl OrderedState {
                 _ = sleep_until_opt(hb_deadline), if !self.paused => {
                     if self.client.state() == client::State::Connected {
                         // Nothing queued (the subscription is polled first) and nothing
-                        // arrived for three intervals: the consumer is presumed lost.
+                        // arrived for two intervals: the consumer is presumed lost.
                         self.need_reset = true;
                     } else {
                         self.paused = true;

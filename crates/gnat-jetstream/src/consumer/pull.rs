@@ -1,6 +1,7 @@
 //! Pull consumers: the handle, pull requests, and `fetch` (one request, one batch).
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -36,9 +37,36 @@ pub(crate) struct PullRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) heartbeat: Option<Duration>,
+    /// Priority group (ADR-42).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) group: Option<String>,
+    /// Overflow: serve only while the consumer has at least this many pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) min_pending: Option<u64>,
+    /// Overflow: serve only while at least this many are waiting for an ack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) min_ack_pending: Option<u64>,
+    /// Pinned client: the pin id the server gave this client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+    /// Prioritized: 0 (first) to 9.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) priority: Option<u8>,
 }
 
 impl PullRequest {
+    /// Sets the priority-group fields, with the current pin id.
+    pub(crate) fn with_priority(mut self, p: Option<&PriorityOptions>, pin: &PinId) -> Self {
+        if let Some(p) = p {
+            self.group = Some(p.group.clone());
+            self.min_pending = p.min_pending;
+            self.min_ack_pending = p.min_ack_pending;
+            self.priority = p.priority;
+            self.id = crate::consumer::lock(pin).clone();
+        }
+        self
+    }
+
     pub(crate) fn to_bytes(&self) -> Result<bytes::Bytes> {
         serde_json::to_vec(self)
             .map(bytes::Bytes::from)
@@ -54,6 +82,82 @@ pub struct PullConsumer {
     pub(crate) stream: String,
     pub(crate) name: String,
     info: ConsumerInfo,
+    /// The pin id the server gave this handle (and its clones) in a priority group with the
+    /// `pinned_client` policy.
+    pub(crate) pin: PinId,
+}
+
+/// The pin id of a pinned client, shared by a handle's fetches and consumes.
+pub(crate) type PinId = Arc<Mutex<Option<String>>>;
+
+/// The header of the first message to a newly pinned client (ADR-42).
+pub(crate) const PIN_ID_HEADER: &str = "Nats-Pin-Id";
+
+/// Remembers the pin id a message carries, if any.
+pub(crate) fn note_pin(pin: &PinId, message: &client::Message) {
+    if let Some(id) = message.headers.as_ref().and_then(|h| h.get(PIN_ID_HEADER)) {
+        *crate::consumer::lock(pin) = Some(id.to_string());
+    }
+}
+
+/// Priority-group fields of pull requests (ADR-42), for consumers with `priority_groups`.
+///
+/// ```
+/// use gnat_jetstream::{FetchOptions, PriorityOptions};
+/// let options = FetchOptions::new(10).priority(PriorityOptions::group("jobs").min_pending(100));
+/// assert_eq!(options.priority.unwrap().min_pending, Some(100));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PriorityOptions {
+    /// The group (one of the consumer's `priority_groups`).
+    pub group: String,
+    /// `overflow` policy: serve this request only while the consumer has at least this many
+    /// messages pending.
+    pub min_pending: Option<u64>,
+    /// `overflow` policy: serve this request only while at least this many messages wait for
+    /// an acknowledgement.
+    pub min_ack_pending: Option<u64>,
+    /// `prioritized` policy: 0 (served first) to 9.
+    pub priority: Option<u8>,
+}
+
+impl PriorityOptions {
+    /// Pulls in `group`.
+    pub fn group(group: impl Into<String>) -> Self {
+        PriorityOptions {
+            group: group.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets `min_pending`.
+    pub fn min_pending(mut self, n: u64) -> Self {
+        self.min_pending = Some(n);
+        self
+    }
+
+    /// Sets `min_ack_pending`.
+    pub fn min_ack_pending(mut self, n: u64) -> Self {
+        self.min_ack_pending = Some(n);
+        self
+    }
+
+    /// Sets `priority` (0 to 9).
+    pub fn priority(mut self, p: u8) -> Self {
+        self.priority = Some(p);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        crate::consumer::control::validate_group(&self.group)?;
+        if self.priority.is_some_and(|p| p > 9) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "priority must be between 0 and 9",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Context {
@@ -96,6 +200,7 @@ impl PullConsumer {
             name: info.name.clone(),
             ctx,
             info,
+            pin: PinId::default(),
         })
     }
 
@@ -119,6 +224,29 @@ impl PullConsumer {
         let info = self.ctx.consumer_info(&self.stream, &self.name).await?;
         self.info = info.clone();
         Ok(info)
+    }
+
+    /// The pin id the server gave this handle in a `pinned_client` priority group, if any
+    /// (ADR-42). It is sent with every pull request of the group, dropped when the server
+    /// answers `423` (another client is pinned now).
+    pub fn pin_id(&self) -> Option<String> {
+        crate::consumer::lock(&self.pin).clone()
+    }
+
+    /// One message: a fetch of 1 that waits up to `expires`. `Ok(None)` when none came.
+    pub async fn next(&self, expires: Duration) -> Result<Option<JsMessage>> {
+        self.next_with(FetchOptions::new(1).expires(expires)).await
+    }
+
+    /// One message with these fetch options (e.g. a priority group); the batch is 1.
+    pub async fn next_with(&self, options: FetchOptions) -> Result<Option<JsMessage>> {
+        let mut fetch = self
+            .fetch(FetchOptions {
+                batch: 1,
+                ..options
+            })
+            .await?;
+        fetch.next().await.transpose()
     }
 
     /// The subject pull requests go to.
@@ -153,37 +281,38 @@ impl PullConsumer {
                 "fetch idle_heartbeat must be shorter than expires",
             ));
         }
+        if let Some(p) = &options.priority {
+            p.validate()?;
+        }
         let request = PullRequest {
             batch: Some(options.batch as u64),
             max_bytes: options.max_bytes.map(|b| b as u64),
             expires,
             no_wait: options.no_wait,
             heartbeat,
-        };
+            ..PullRequest::default()
+        }
+        .with_priority(options.priority.as_ref(), &self.pin);
         let client = self.ctx.client().clone();
         let inbox = client.new_inbox();
         let sub = client.subscribe(&inbox).await?;
+        let subject = self.next_subject();
         client
-            .publish_with_reply(self.next_subject(), &inbox, request.to_bytes()?)
+            .publish_with_reply(&subject, &inbox, request.to_bytes()?)
             .await?;
-        // The server ends the request at `expires`; allow for the trip back.
-        let deadline = match expires {
-            Some(e) => after(Instant::now(), e, 1)
-                .and_then(|t| t.checked_add((e / 10).max(Duration::from_secs(1)))),
-            None if options.no_wait => after(Instant::now(), self.ctx.timeout(), 1),
-            None => None,
-        };
-        let state = FetchState {
-            client,
-            sub,
-            remaining: options.batch,
-            deadline,
-            heartbeat,
-            last_activity: Instant::now(),
-        };
-        Ok(Fetch {
-            driver: Driver::new(state, |s| Box::pin(s.step())),
-        })
+        let mut fetch = Fetch::start(client, sub, &request, self.ctx.timeout());
+        if options.priority.is_some()
+            && let Some(state) = fetch.driver.state_mut()
+        {
+            state.pinned = Some(Pinned {
+                pin: self.pin.clone(),
+                subject,
+                inbox,
+                request,
+                retried: false,
+            });
+        }
+        Ok(fetch)
     }
 }
 
@@ -202,6 +331,8 @@ pub struct FetchOptions {
     /// Ask for heartbeats while the request waits; two missed in a row end the fetch with
     /// [`ErrorKind::MissedHeartbeats`].
     pub idle_heartbeat: Option<Duration>,
+    /// Priority group fields (ADR-42), for consumers with `priority_groups`.
+    pub priority: Option<PriorityOptions>,
 }
 
 impl Default for FetchOptions {
@@ -212,6 +343,7 @@ impl Default for FetchOptions {
             expires: None,
             no_wait: false,
             idle_heartbeat: None,
+            priority: None,
         }
     }
 }
@@ -248,6 +380,12 @@ impl FetchOptions {
         self.idle_heartbeat = Some(heartbeat);
         self
     }
+
+    /// Sets the priority-group fields.
+    pub fn priority(mut self, priority: PriorityOptions) -> Self {
+        self.priority = Some(priority);
+        self
+    }
 }
 
 /// The messages of one pull request; see [`PullConsumer::fetch`].
@@ -256,6 +394,37 @@ pub struct Fetch {
 }
 
 impl Fetch {
+    /// The stream of a request just sent, whose replies arrive on `sub`.
+    pub(crate) fn start(
+        client: client::Client,
+        sub: client::Subscription,
+        request: &PullRequest,
+        api_timeout: Duration,
+    ) -> Fetch {
+        // The server ends the request at `expires`; allow for the trip back.
+        let deadline = match request.expires {
+            Some(e) => after(Instant::now(), e, 1)
+                .and_then(|t| t.checked_add((e / 10).max(Duration::from_secs(1)))),
+            None if request.no_wait => after(Instant::now(), api_timeout, 1),
+            None => None,
+        };
+        let remaining = request
+            .batch
+            .map_or(1, |b| usize::try_from(b).unwrap_or(usize::MAX));
+        let state = FetchState {
+            client,
+            sub,
+            remaining,
+            deadline,
+            heartbeat: request.heartbeat,
+            last_activity: Instant::now(),
+            pinned: None,
+        };
+        Fetch {
+            driver: Driver::new(state, |s| Box::pin(s.step())),
+        }
+    }
+
     /// The next message, `None` at the end of the batch.
     pub async fn next(&mut self) -> Option<Result<JsMessage>> {
         std::future::poll_fn(|cx| self.driver.poll_next(cx)).await
@@ -292,7 +461,21 @@ struct FetchState {
     deadline: Option<Instant>,
     heartbeat: Option<Duration>,
     last_activity: Instant,
+    /// With a priority group: the pin to track, and the request to send again (once,
+    /// without the pin id) when the server answers `423`.
+    pinned: Option<Pinned>,
 }
+
+struct Pinned {
+    pin: PinId,
+    subject: String,
+    inbox: String,
+    request: PullRequest,
+    retried: bool,
+}
+
+/// The status of a pull whose pin id is not the current one (ADR-42).
+pub(crate) const PIN_ID_MISMATCH: u16 = 423;
 
 /// The 409 that ends a pull whose next message does not fit in its remaining `max_bytes`.
 pub(crate) const MESSAGE_SIZE_EXCEEDS_MAX_BYTES: &str = "Message Size Exceeds MaxBytes";
@@ -339,6 +522,9 @@ impl FetchState {
             self.last_activity = Instant::now();
             match classify(msg) {
                 Inbound::Data(m) => {
+                    if let Some(p) = &self.pinned {
+                        note_pin(&p.pin, &m);
+                    }
                     self.remaining = self.remaining.saturating_sub(1);
                     if self.remaining == 0 {
                         let _ = self.sub.unsubscribe().await;
@@ -346,6 +532,32 @@ impl FetchState {
                     return (Some(Ok(JsMessage::new(self.client.clone(), m))), self);
                 }
                 Inbound::Heartbeat(_) | Inbound::FlowControl(_) => continue,
+                Inbound::Status {
+                    code, description, ..
+                } if code == PIN_ID_MISMATCH
+                    && self.pinned.as_ref().is_some_and(|p| !p.retried) =>
+                {
+                    // Another client holds the pin now: drop ours and pull again once.
+                    if let Some(p) = self.pinned.as_mut() {
+                        p.retried = true;
+                        *crate::consumer::lock(&p.pin) = None;
+                        p.request.id = None;
+                        let sent = match p.request.to_bytes() {
+                            Ok(body) => self
+                                .client
+                                .publish_with_reply(&p.subject, &p.inbox, body)
+                                .await
+                                .map_err(Error::from),
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = sent {
+                            self.remaining = 0;
+                            return (Some(Err(e)), self);
+                        }
+                    }
+                    let _ = description;
+                    continue;
+                }
                 Inbound::Status {
                     code, description, ..
                 } => {
