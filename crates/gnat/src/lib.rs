@@ -81,9 +81,10 @@ pub const LANG: &str = "rust-gnat";
 
 // The core client, at the root.
 pub use client::{
-    Backoff, Bytes, Client, CloseReason, ConnectOptions, Error, ErrorKind, Event, Events,
-    HeaderMap, Message, Request, Result, State, Statistics, StatusCode, Subject, Subscription,
-    SubscriptionLimits, TlsOptions, auth, connect, tls,
+    Backoff, Bytes, Client, CloseReason, ConnectOptions, CurrentServer, Error, ErrorKind, Event,
+    Events, HeaderMap, Message, Replies, Request, RequestMany, Result, ServerStatus, State,
+    Statistics, StatusCode, Subject, Subscription, SubscriptionLimits, TlsOptions, auth, connect,
+    rustls, tls,
 };
 
 /// The wire protocol layer (`gnat-proto`): headers, status codes, validation and the
