@@ -14,6 +14,9 @@
 //!
 //! It has no tokio, no socket and no clock: inputs are method calls, outputs are return values
 //! telling the IO loops what to do ([`Send`], [`Taken`], [`Keepalive`], waiters to complete).
+//! Time enters only as an input: the driver's keep-alive timer calls
+//! [`Engine::on_ping_timer`]; nothing in here reads a clock or depends on how long anything
+//! took, so a test drives it step by step with no runtime at all.
 //! A flush's waiter is a type parameter `W` (a oneshot sender in the client, a number in the
 //! unit tests below). It lives behind one short mutex (`Shared::out`), so that publishing
 //! costs no channel send, no wake-up and no allocation.
@@ -224,6 +227,10 @@ fn select(
 }
 
 /// The outbound queue: everything encoded and not yet taken by the writer.
+///
+/// Invariants: the stream is `chunks` in order, then `buf`; `chunks_len` is the sum of the
+/// chunks' lengths; `frames` covers the stream exactly (its lengths add up to
+/// `chunks_len + buf.len()`), every frame whole except a first one marked started.
 struct Queue {
     /// Earlier pieces of the stream: frozen prefixes of `buf` and chained large payloads.
     chunks: VecDeque<Bytes>,
@@ -276,7 +283,10 @@ impl Queue {
             return;
         }
         let mut pieces: Vec<Bytes> = self.chunks.drain(..).collect();
-        pieces.push(self.buf.split().freeze());
+        // A copy, so that the buffer keeps its whole capacity (the disconnect path is rare;
+        // a buffer that shrank on every reconnect would be reallocated each time).
+        pieces.push(Bytes::copy_from_slice(&self.buf));
+        self.buf.clear();
         let started = self.frames.front_started;
         let (kept, frames) = select(&pieces, &self.frames.list, |i, kind, _| {
             !(i == 0 && started) && keep(kind)
@@ -874,7 +884,8 @@ impl<W> Engine<W> {
         let started = batch.frames.front_started;
         let mut handed = 0usize;
         let mut pieces: Vec<Bytes> = batch.chunks.drain(..).collect();
-        pieces.push(batch.buf.split().freeze());
+        // A copy, so that the writer's buffer keeps its capacity for the next connection.
+        pieces.push(Bytes::copy_from_slice(&batch.buf));
         let frames = &batch.frames.list;
         let (kept, kept_frames) = select(&pieces, frames, |i, kind, start| {
             if start < written || (i == 0 && started) {

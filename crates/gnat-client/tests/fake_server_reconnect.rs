@@ -153,6 +153,66 @@ async fn subscription_permission_violation_closes_only_that_subscription() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_removed_subscription_named_by_sid_is_the_one_closed() {
+    // After a permissions reload the server removes subscriptions and names their sid;
+    // of two subscriptions on the same subject, only that one ends.
+    let server = FakeServer::start().await;
+    let (client, mut conn, _) = server.connect(opts()).await;
+    let mut events = client.events();
+    let mut first = client.subscribe("shared.subject").await.unwrap();
+    let mut second = client.subscribe("shared.subject").await.unwrap();
+    conn.read_until(&format!("SUB shared.subject {}", second.sid()))
+        .await;
+    let text = format!(
+        "Permissions Violation for Subscription to \"shared.subject\" (sid \"{}\")",
+        second.sid()
+    );
+    conn.send_err(&text).await;
+    let (_, ev) = wait_event(&mut events, "PermissionViolation", |e| {
+        matches!(e, Event::PermissionViolation { .. })
+    })
+    .await;
+    assert_eq!(
+        ev,
+        Event::PermissionViolation {
+            message: text.clone(),
+            sid: Some(second.sid())
+        }
+    );
+    assert!(
+        within("the named one to end", second.next())
+            .await
+            .is_none()
+    );
+    assert!(first.close_reason().is_none(), "the other one stays");
+    conn.send_msg("shared.subject", first.sid(), None, b"still here")
+        .await;
+    assert_eq!(&next(&mut first).await.payload[..], b"still here");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_authentication_timeout_ends_the_connection_and_the_client_reconnects() {
+    // nats-server sends `Authentication Timeout` and closes; a client that took it for a
+    // harmless message would wait for a stale-connection timeout instead.
+    let server = FakeServer::start().await;
+    let (client, mut conn, _) = server.connect(opts()).await;
+    let mut events = client.events();
+    conn.send_err("Authentication Timeout").await;
+    let (skipped, ev) = wait_event(&mut events, "Disconnected", is_disconnected).await;
+    assert!(
+        skipped.iter().any(|e| matches!(
+            e,
+            Event::ServerError { message } if message == "Authentication Timeout"
+        )),
+        "{skipped:?}"
+    );
+    assert!(reason(&ev).contains("Authentication Timeout"), "{ev:?}");
+    let (_conn2, _) = server.accept_handshake().await;
+    wait_event(&mut events, "Reconnected", is_reconnected).await;
+    assert_eq!(client.state(), gnat_client::State::Connected);
+}
+
+#[tokio::test(start_paused = true)]
 async fn queue_permission_violation_matches_subject_and_queue() {
     let server = FakeServer::start().await;
     let (client, mut conn, _) = server.connect(opts()).await;
