@@ -82,14 +82,16 @@ mod manage;
 mod many;
 mod name;
 mod reader;
+mod snapshot;
 mod status;
 mod store;
+mod txn;
 mod watch;
 mod write;
 
 pub use config::{Config, MAX_HISTORY};
 pub use entry::{Entry, Key, Operation};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Conflict, Error, ErrorKind, Result};
 pub use list::{DEFAULT_PURGE_DELETES_OLDER_THAN, Keys};
 pub use live::{LiveView, ViewStatus};
 pub use lock::{Lease, LockOptions, Permit, Semaphore};
@@ -99,7 +101,9 @@ pub use manage::{
 };
 pub use many::GET_MANY_CHUNK;
 pub use name::{validate_bucket, validate_filter, validate_key, validate_write_key};
+pub use snapshot::Snapshot;
 pub use status::Status;
 pub use store::Store;
+pub use txn::{Committed, MAX_TRANSACTION_WRITES, Transaction};
 pub use watch::{WatchEvent, WatchOptions, Watcher};
 pub use write::PurgeOptions;
