@@ -72,6 +72,7 @@ pub use jetstream;
 pub use bytes::Bytes;
 pub use jetstream::{Placement, Republish, StorageType, StreamSource, Timestamp};
 
+mod codec;
 mod config;
 mod entry;
 mod error;
@@ -89,6 +90,10 @@ mod txn;
 mod watch;
 mod write;
 
+pub use codec::{
+    Base64Codec, CodecStore, CodecWatcher, KeyChain, KeyCodec, NoOpCodec, PathCodec, ValueChain,
+    ValueCodec,
+};
 pub use config::{Config, MAX_HISTORY};
 pub use entry::{Entry, Key, Operation};
 pub use error::{Conflict, Error, ErrorKind, Result};
