@@ -87,6 +87,7 @@ mod snapshot;
 mod status;
 mod store;
 mod txn;
+mod typed;
 mod watch;
 mod write;
 
@@ -110,5 +111,6 @@ pub use snapshot::Snapshot;
 pub use status::Status;
 pub use store::Store;
 pub use txn::{Committed, MAX_TRANSACTION_WRITES, Transaction};
+pub use typed::{DEFAULT_UPDATE_ATTEMPTS, Typed};
 pub use watch::{WatchEvent, WatchOptions, Watcher};
 pub use write::PurgeOptions;
