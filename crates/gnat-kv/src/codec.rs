@@ -11,7 +11,8 @@
 //!   base64 without padding (so the key keeps its tokens and filters can keep wildcards);
 //!   values are encoded whole the same way.
 //! * [`PathCodec`]: `a/b/c` ↔ `a.b.c`; a leading `/` becomes the token `_root_`, a trailing
-//!   `/` is dropped.
+//!   `/` is dropped. A `.` inside a path segment becomes a token separator and comes back
+//!   as `/` (as in the reference); chain a codec that escapes dots first if paths have them.
 //!
 //! Codecs chain ([`KeyChain`], [`ValueChain`]): encoding runs them first to last, decoding
 //! last to first. Filters (`keys_matching`, `watch`) go through
