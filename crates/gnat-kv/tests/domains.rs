@@ -1,7 +1,8 @@
 //! Buckets across JetStream domains on a real hub-and-leaf topology (a hub with JetStream
-//! domain `hub`, a leaf node with its own domain `leaf`): a bucket bound in the other domain
-//! through the leaf, and a mirror of a hub bucket in the leaf that reads locally and writes
-//! through to the hub.
+//! domain `hub`, a leaf node with its own domain `leaf`, linked through a fault proxy): a
+//! bucket bound in the other domain through the leaf; a mirror of a hub bucket in the leaf
+//! that reads locally, writes through to the hub and catches up after the link is cut and
+//! restored; a leaf bucket sourced from a hub bucket and a leaf bucket (ADR-57 transforms).
 
 mod common;
 
@@ -64,7 +65,7 @@ async fn a_leaf_mirror_of_a_hub_bucket_reads_locally_and_writes_through() {
     let leaf_js = context(&t.leaf.url()).await;
     let mirror = gnat_kv::create_bucket(
         &leaf_js,
-        Config::new("LOCAL").mirror(StreamSource::new("ORIGIN").external("$JS.hub.API", None)),
+        Config::new("LOCAL").mirror(StreamSource::new("ORIGIN").domain("hub")),
     )
     .await
     .unwrap();
@@ -99,4 +100,72 @@ async fn a_leaf_mirror_of_a_hub_bucket_reads_locally_and_writes_through() {
     let mut keys = mirror.keys().await.unwrap();
     keys.sort();
     assert_eq!(keys, ["a", "b", "c"]);
+
+    // The link to the hub is cut: the mirror still answers from the leaf; the hub moves on.
+    t.cut_link();
+    assert_eq!(mirror.get("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+    let rev_d = origin.put("d", "while cut").await.unwrap();
+    origin.delete("a").await.unwrap();
+    assert_eq!(mirror.get("d").await.unwrap(), None);
+    // Restored: the mirror catches up with everything it missed.
+    t.restore_link();
+    eventually("the mirror catches up after the link is back", || {
+        let mirror = mirror.clone();
+        async move {
+            let d = mirror.entry("d").await.unwrap()?;
+            let a = mirror.get("a").await.unwrap();
+            (d.revision == rev_d && a.is_none()).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_bucket_sourced_from_both_domains() {
+    let t = HubAndLeaf::start();
+    let hub = gnat_kv::create_bucket(&context(&t.hub.url()).await, Config::new("HUBCFG"))
+        .await
+        .unwrap();
+    hub.put("region", "eu").await.unwrap();
+    let leaf_js = context(&t.leaf.url()).await;
+    let edge = gnat_kv::create_bucket(&leaf_js, Config::new("EDGECFG"))
+        .await
+        .unwrap();
+    edge.put("sensor.t", "21").await.unwrap();
+    // Hub keys keep their names (the default transform); edge keys go under `edge.`.
+    let all = gnat_kv::create_bucket(
+        &leaf_js,
+        Config::new("ALL")
+            .source(StreamSource::new("HUBCFG").domain("hub"))
+            .source(
+                StreamSource::new("KV_EDGECFG")
+                    .subject_transform("$KV.EDGECFG.>", "$KV.ALL.edge.>"),
+            ),
+    )
+    .await
+    .unwrap();
+    eventually("both sources arrive", || {
+        let all = all.clone();
+        async move {
+            let mut keys = all.keys().await.unwrap();
+            keys.sort();
+            (keys == ["edge.sensor.t", "region"]).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        all.get("region").await.unwrap().as_deref(),
+        Some(&b"eu"[..])
+    );
+    assert_eq!(
+        all.get("edge.sensor.t").await.unwrap().as_deref(),
+        Some(&b"21"[..])
+    );
+    // A later write in the hub flows in too.
+    hub.put("region", "us").await.unwrap();
+    eventually("the update arrives", || {
+        let all = all.clone();
+        async move { (all.get("region").await.unwrap().as_deref() == Some(&b"us"[..])).then_some(()) }
+    })
+    .await;
 }
