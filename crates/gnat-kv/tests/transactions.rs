@@ -279,3 +279,82 @@ async fn snapshots_beyond_one_chunk_stay_pinned() {
     assert_eq!(first.keys().await.unwrap(), vec!["k.00000".to_string()]);
     assert_eq!(kv.snapshot_at(0).unwrap().entries().await.unwrap(), vec![]);
 }
+
+/// A nats-py reader (nothing of gnat: STREAM.INFO for the last sequence, then a direct get
+/// multi-last pinned with `up_to_seq`) never sees a partial transaction while 16 tasks keep
+/// transferring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_py_reader_never_sees_a_partial_transaction() {
+    const ACCOUNTS: usize = 10;
+    let (server, _js, kv) = bucket(Config::new("PYBANK").history(3)).await;
+    let mut tx = kv.transaction();
+    for i in 0..ACCOUNTS {
+        tx.create(format!("acct.{i}"), "100").unwrap();
+    }
+    tx.commit().await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let commits = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..16usize {
+        let (kv, stop, commits) = (kv.clone(), stop.clone(), commits.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let (from, to) = ((t + n) % ACCOUNTS, (t + 3 * n + 1) % ACCOUNTS);
+                if from == to {
+                    continue;
+                }
+                let got = kv
+                    .get_many([format!("acct.{from}"), format!("acct.{to}")])
+                    .await
+                    .unwrap();
+                let (a, b) = (got[0].clone().unwrap(), got[1].clone().unwrap());
+                let mut tx = kv.transaction();
+                tx.update(&*a.key, (num(&a) - 1).to_string(), a.revision)
+                    .unwrap()
+                    .update(&*b.key, (num(&b) + 1).to_string(), b.revision)
+                    .unwrap();
+                match tx.commit().await {
+                    Ok(_) => drop(commits.fetch_add(1, Ordering::Relaxed)),
+                    Err(e) if e.is_wrong_last_revision() => {}
+                    Err(e) => panic!("transfer: {e:?}"),
+                }
+            }
+        }));
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop/nats_py_snapshot_reader.py");
+    let url = server.url();
+    let out = tokio::task::spawn_blocking(move || {
+        gnat_test_support::peer::python_with_nats_py()
+            .arg(script)
+            .args([url.as_str(), "PYBANK", "acct.*", "1000", "40"])
+            .output()
+            .expect("run python3")
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        within("transfers", t).await.unwrap();
+    }
+    assert!(
+        out.status.success(),
+        "nats-py reader failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON line");
+    assert_eq!(report["samples"], 40, "{report}");
+    assert_eq!(report["bad"], serde_json::json!([]), "{report}");
+    assert!(
+        report["distinct_revisions"].as_u64().unwrap() >= 2,
+        "the reader sampled while transfers were committed: {report}"
+    );
+    assert!(commits.load(Ordering::Relaxed) > 0);
+    eprintln!(
+        "nats-py reader: {report}; {} transfers committed",
+        commits.load(Ordering::Relaxed)
+    );
+}
