@@ -29,6 +29,11 @@ use crate::many::{chunk, join_error};
 use crate::name::{validate_filter, validate_key};
 use crate::store::Store;
 
+/// ADR-50 batch headers, as stored with each message of an atomic batch.
+const BATCH_ID: &str = "Nats-Batch-Id";
+const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
+const BATCH_COMMIT: &str = "Nats-Batch-Commit";
+
 /// Messages per page of a full dump.
 const DUMP_PAGE: usize = 1024;
 
@@ -51,7 +56,9 @@ pub struct Snapshot {
 }
 
 impl Store {
-    /// A snapshot at the bucket's latest revision (read from the stream leader).
+    /// A snapshot at the bucket's latest revision (read from the stream leader), never in
+    /// the middle of a transaction: when the last stored message belongs to an atomic batch
+    /// still being stored, the snapshot is taken just before that batch.
     pub async fn snapshot(&self) -> Result<Snapshot> {
         self.require_direct()?;
         let info = self
@@ -60,16 +67,73 @@ impl Store {
             .stream_info(&self.inner.stream)
             .await
             .map_err(|e| crate::manage::map_not_found(e, &self.inner.bucket))?;
+        let revision = self.batch_boundary(info.state.last_seq).await?;
         Ok(Snapshot {
             store: self.clone(),
-            revision: info.state.last_seq,
+            revision,
         })
     }
 
-    /// A snapshot at `revision` (a [`Committed::revision`](crate::Committed), an entry's
-    /// revision, …). Nothing is sent.
+    /// `seq`, or — when the message there belongs to an atomic batch the server is still
+    /// storing (it has `Nats-Batch-Id` but not `Nats-Batch-Commit`: the server stores a
+    /// committed batch message by message, and the stream's last sequence can be read in
+    /// between) — the revision just before that batch, so a snapshot never shows part of a
+    /// transaction.
+    async fn batch_boundary(&self, seq: u64) -> Result<u64> {
+        if seq == 0 {
+            return Ok(0);
+        }
+        let m = match self.inner.ctx.direct_get(&self.inner.stream, seq).await {
+            Ok(m) => m,
+            Err(e) if e.is_no_message() || e.is_not_found() => return Ok(seq),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(h) = m.headers.as_ref() else {
+            return Ok(seq);
+        };
+        if h.get(BATCH_ID).is_none() || h.get(BATCH_COMMIT).is_some() {
+            return Ok(seq);
+        }
+        let position: u64 = h
+            .get(BATCH_SEQUENCE)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(seq.saturating_sub(position))
+    }
+
+    /// A snapshot at `revision` exactly (a [`Committed::revision`](crate::Committed), an
+    /// entry's revision, …). Nothing is sent. A revision inside a transaction shows the
+    /// part of it stored up to there; commit revisions are always whole.
     pub fn snapshot_at(&self, revision: u64) -> Result<Snapshot> {
         self.require_direct()?;
+        Ok(Snapshot {
+            store: self.clone(),
+            revision,
+        })
+    }
+
+    /// A snapshot as of `time`: at the revision of the last entry stored before `time`
+    /// (ADR-31's `up_to_time`, resolved to a revision once so every read is pinned the same
+    /// way). One stream info and one direct get.
+    pub async fn snapshot_at_time(&self, time: jetstream::Timestamp) -> Result<Snapshot> {
+        // The stream's last sequence first: if nothing at or after `time` is stored by the
+        // moment of the direct get, everything up to it was stored before `time`.
+        let latest = self.snapshot().await?;
+        let request = jetstream::DirectBatch::new(1)
+            .start_time(time)
+            .next_by_subj(self.read_subject(">"));
+        let mut first_after = self
+            .inner
+            .ctx
+            .direct_get_batch(&self.inner.stream, request)
+            .await?;
+        let revision = match first_after.next().await {
+            Some(Ok(m)) => m.sequence.saturating_sub(1).min(latest.revision),
+            Some(Err(e)) if e.is_no_message() => latest.revision,
+            Some(Err(e)) => return Err(e.into()),
+            None => latest.revision,
+        };
+        let revision = self.batch_boundary(revision).await?;
         Ok(Snapshot {
             store: self.clone(),
             revision,

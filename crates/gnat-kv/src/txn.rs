@@ -214,8 +214,10 @@ impl Transaction {
         loop {
             let err = match self.send().await {
                 Ok(ack) => {
-                    let first = ack.sequences().start().to_owned();
-                    let revisions = (0..self.writes.len() as u64).map(|i| first + i).collect();
+                    // The batch's messages precede its last one in order (ADR-50); the
+                    // server's numbers are not trusted to be in range.
+                    let n = self.writes.len() as u64;
+                    let revisions = (0..n).map(|i| ack.seq.saturating_sub(n - 1 - i)).collect();
                     return Ok(Committed {
                         revisions,
                         revision: ack.seq,

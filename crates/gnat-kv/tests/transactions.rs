@@ -17,7 +17,7 @@ fn num(e: &gnat_kv::Entry) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_write_commits_together() {
-    let (_s, _js, kv) = bucket(Config::new("TX").history(5).allow_transactions(true)).await;
+    let (_s, js, kv) = bucket(Config::new("TX").history(5).allow_transactions(true)).await;
     let r_upd = kv.put("upd", "old").await.unwrap();
     kv.put("del", "x").await.unwrap();
     let r_pur = kv.put("pur", "y").await.unwrap();
@@ -58,6 +58,18 @@ async fn every_kind_of_write_commits_together() {
         kv.entry("p").await.unwrap().unwrap().revision,
         done.revisions[0]
     );
+    // The stored messages keep their ADR-50 batch headers, the commit marker on the last
+    // only: what Store::snapshot relies on to never stop inside a transaction.
+    for (i, rev) in done.revisions.iter().enumerate() {
+        let m = js.direct_get("KV_TX", *rev).await.unwrap();
+        let h = m.headers.expect("batch headers");
+        assert!(h.get("Nats-Batch-Id").is_some());
+        assert_eq!(
+            h.get("Nats-Batch-Sequence"),
+            Some((i + 1).to_string().as_str())
+        );
+        assert_eq!(h.get("Nats-Batch-Commit").is_some(), i == 5);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,4 +369,30 @@ async fn a_nats_py_reader_never_sees_a_partial_transaction() {
         "nats-py reader: {report}; {} transfers committed",
         commits.load(Ordering::Relaxed)
     );
+}
+
+/// A snapshot as of a time: the revision of the last entry stored before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_at_a_time() {
+    let (_s, _js, kv) = bucket(Config::new("TIMED").history(5)).await;
+    let r1 = kv.put("a", "1").await.unwrap();
+    let r2 = kv.put("a", "2").await.unwrap();
+    kv.put("b", "x").await.unwrap();
+    let second = kv.entry_at("a", r2).await.unwrap().unwrap();
+    // At the second put's own time: only what was stored strictly before it.
+    let snap = kv.snapshot_at_time(second.created).await.unwrap();
+    assert!(
+        snap.revision() >= r1 && snap.revision() < r2,
+        "{}",
+        snap.revision()
+    );
+    assert_eq!(snap.get("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(snap.get("b").await.unwrap(), None);
+    // After everything: the latest revision.
+    let later = gnat_kv::Timestamp::from(
+        second.created.to_system_time() + std::time::Duration::from_secs(3600),
+    );
+    let all = kv.snapshot_at_time(later).await.unwrap();
+    assert_eq!(all.revision(), kv.snapshot().await.unwrap().revision());
+    assert_eq!(all.keys().await.unwrap(), ["a", "b"]);
 }

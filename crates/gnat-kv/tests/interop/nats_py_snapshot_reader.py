@@ -3,8 +3,9 @@
 Usage: nats_py_snapshot_reader.py URL BUCKET FILTER TOTAL SAMPLES
 
 Takes SAMPLES snapshots with nothing but nats-py: the stream's last sequence from
-STREAM.INFO, then one ADR-31 direct get multi-last request pinned with up_to_seq to it,
-read until the end-of-batch status. Prints one JSON line: the samples taken and every sum
+STREAM.INFO (moved to just before an atomic batch when the message there belongs to a batch
+still being stored: Nats-Batch-Id without Nats-Batch-Commit, ADR-50), then one ADR-31 direct
+get multi-last request pinned with up_to_seq to it, read until the end-of-batch status. Prints one JSON line: the samples taken and every sum
 that differed from TOTAL (an empty list when no partial transaction was ever seen).
 """
 
@@ -26,6 +27,10 @@ async def main():
     for _ in range(samples):
         info = await js.stream_info(stream)
         seq = info.state.last_seq
+        last = await js.get_msg(stream, seq=seq, direct=True)
+        h = last.headers or {}
+        if "Nats-Batch-Id" in h and "Nats-Batch-Commit" not in h:
+            seq -= int(h.get("Nats-Batch-Sequence", "0"))
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
         body = json.dumps({"multi_last": [f"$KV.{bucket}.{filt}"], "up_to_seq": seq})
