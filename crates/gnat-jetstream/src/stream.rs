@@ -204,6 +204,13 @@ impl StreamSource {
         self
     }
 
+    /// The origin is in JetStream domain `domain`: its API prefix is `$JS.<domain>.API`
+    /// (what nats.go's `StreamSource.Domain` means).
+    pub fn domain(self, domain: impl AsRef<str>) -> Self {
+        let api = format!("$JS.{}.API", domain.as_ref());
+        self.external(api, None)
+    }
+
     /// The origin lives behind API prefix `api` (and optionally delivery prefix `deliver`).
     pub fn external(mut self, api: impl Into<String>, deliver: Option<String>) -> Self {
         self.external = Some(ExternalStream {

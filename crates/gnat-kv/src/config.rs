@@ -71,6 +71,10 @@ pub struct Config {
     pub mirror: Option<StreamSource>,
     /// Copy the keys of other buckets into this one (names with or without `KV_`).
     pub sources: Vec<StreamSource>,
+    /// Accept atomic multi-key transactions ([`Store::transaction`](crate::Store::transaction)):
+    /// the stream's `allow_atomic` (ADR-50, nats-server 2.12+). A bucket without it gets it
+    /// on its first transaction.
+    pub allow_transactions: bool,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             limit_marker_ttl: Duration::ZERO,
             mirror: None,
             sources: Vec::new(),
+            allow_transactions: false,
         }
     }
 }
@@ -199,6 +204,12 @@ impl Config {
         s
     }
 
+    /// Accept atomic multi-key transactions from the start (`allow_atomic`, ADR-50).
+    pub fn allow_transactions(mut self, on: bool) -> Self {
+        self.allow_transactions = on;
+        self
+    }
+
     /// Checks the configuration and builds the backing stream's configuration (spec §5.2).
     pub fn to_stream_config(&self) -> Result<StreamConfig> {
         validate_bucket(&self.bucket)?;
@@ -254,6 +265,9 @@ impl Config {
         sc.deny_delete = Some(true);
         sc.deny_purge = Some(false);
         sc.allow_direct = Some(true);
+        if self.allow_transactions {
+            sc.allow_atomic = Some(true);
+        }
         sc.max_msgs = Some(-1);
         sc.max_consumers = Some(-1);
 
@@ -335,6 +349,7 @@ impl Config {
             limit_marker_ttl: sc.subject_delete_marker_ttl.unwrap_or_default(),
             mirror: sc.mirror.clone(),
             sources: sc.sources.clone().unwrap_or_default(),
+            allow_transactions: sc.allow_atomic == Some(true),
         }
     }
 }

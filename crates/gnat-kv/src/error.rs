@@ -40,6 +40,8 @@ pub enum ErrorKind {
     TtlNotAllowed,
     /// A stored message could not be read as an entry.
     Decode,
+    /// A key or value codec refused its input (ADR-54).
+    Codec,
     /// Any other failure of the JetStream layer (timeouts, connection, server errors); see
     /// [`Error::jetstream`].
     JetStream,
@@ -60,6 +62,18 @@ struct Inner {
     kind: ErrorKind,
     message: String,
     source: Option<jetstream::Error>,
+    conflict: Option<Conflict>,
+}
+
+/// The key whose revision did not match a transaction's expectation, and the revision it
+/// actually had (0: no entry at all) when the commit looked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// The key.
+    pub key: String,
+    /// Its latest revision (delete and purge entries included; 0 when it has none).
+    pub revision: u64,
 }
 
 /// A result with the Key-Value [`Error`].
@@ -73,6 +87,7 @@ impl Error {
                 kind,
                 message: message.into(),
                 source: None,
+                conflict: None,
             }),
         }
     }
@@ -88,8 +103,21 @@ impl Error {
                 kind,
                 message: message.into(),
                 source: Some(source),
+                conflict: None,
             }),
         }
+    }
+
+    /// The same error naming the conflicting key of a transaction.
+    pub(crate) fn with_conflict(mut self, conflict: Conflict) -> Self {
+        self.inner.conflict = Some(conflict);
+        self
+    }
+
+    /// For a transaction rejected by an expectation: the key that did not match and its
+    /// actual revision.
+    pub fn conflict(&self) -> Option<&Conflict> {
+        self.inner.conflict.as_ref()
     }
 
     /// The kind of failure.

@@ -45,6 +45,20 @@
 //!   in [`lock`]).
 //! * **Many keys at once** ([`Store::get_many`]): one direct get multi-last round trip per
 //!   1024 keys, falling back to concurrent single gets where the server or bucket lacks it.
+//! * **Transactions** ([`Store::transaction`], [`Transaction`]): puts, creates, updates at
+//!   a revision, deletes and purges on any keys of the bucket, committed as one ADR-50 atomic
+//!   batch — all or nothing; a conflict names the key and its actual revision
+//!   ([`Error::conflict`]). Buckets get `allow_atomic` from
+//!   [`Config::allow_transactions`], or on their first transaction.
+//! * **Snapshots** ([`Store::snapshot`], [`Store::snapshot_at`], [`Snapshot`]): `get`,
+//!   `get_many` of any number of keys, `keys` and a full dump, all as of one revision
+//!   (ADR-31 `up_to_seq`).
+//! * **Codecs** ([`Store::with_codecs`], [`CodecStore`], ADR-54): key and value codecs —
+//!   [`NoOpCodec`], [`Base64Codec`] (per token), [`PathCodec`], chains ([`KeyChain`],
+//!   [`ValueChain`]) and your own ([`KeyCodec`], [`ValueCodec`], e.g. encryption); filters
+//!   keep their wildcards.
+//! * **Typed values** ([`Store::typed`], [`Typed`]): serde types as JSON, with
+//!   [`Typed::update_with`], a bounded compare-and-set loop.
 //! * **Errors** ([`Error`]) are kinds with predicates (`is_key_exists`,
 //!   `is_wrong_last_revision`, `is_not_found`, `is_bucket_not_found` …) that keep the
 //!   server's `err_code`.
@@ -52,8 +66,8 @@
 //! ## What it does not do
 //!
 //! It talks to the server only through [`jetstream`]; it has no connection handling or wire
-//! protocol of its own. Values are bytes: codecs for keys and values are left to the
-//! application.
+//! protocol of its own. Values are bytes; codecs and typed views are opt-in layers over the
+//! byte API, which stays the fast path.
 //!
 //! ## Layout
 //!
@@ -63,7 +77,8 @@
 //! (put, create, update, delete, purge, revert), `reader` (the ordered-consumer engine and
 //! the end-of-initial-data marker), `watch` ([`Watcher`], [`WatchOptions`]), `list`
 //! (history, keys, purge-deletes), `many` (`get_many`), `live` ([`LiveView`]), [`lock`]
-//! ([`Lease`], [`Semaphore`], [`Permit`]).
+//! ([`Lease`], [`Semaphore`], [`Permit`]), `txn` ([`Transaction`]), `snapshot`
+//! ([`Snapshot`]), `codec` ([`CodecStore`] and the codecs), `typed` ([`Typed`]).
 
 #![forbid(unsafe_code)]
 
@@ -72,6 +87,7 @@ pub use jetstream;
 pub use bytes::Bytes;
 pub use jetstream::{Placement, Republish, StorageType, StreamSource, Timestamp};
 
+mod codec;
 mod config;
 mod entry;
 mod error;
@@ -82,14 +98,21 @@ mod manage;
 mod many;
 mod name;
 mod reader;
+mod snapshot;
 mod status;
 mod store;
+mod txn;
+mod typed;
 mod watch;
 mod write;
 
+pub use codec::{
+    Base64Codec, CodecStore, CodecWatcher, KeyChain, KeyCodec, NoOpCodec, PathCodec, ValueChain,
+    ValueCodec,
+};
 pub use config::{Config, MAX_HISTORY};
 pub use entry::{Entry, Key, Operation};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Conflict, Error, ErrorKind, Result};
 pub use list::{DEFAULT_PURGE_DELETES_OLDER_THAN, Keys};
 pub use live::{LiveView, ViewStatus};
 pub use lock::{Lease, LockOptions, Permit, Semaphore};
@@ -99,7 +122,15 @@ pub use manage::{
 };
 pub use many::GET_MANY_CHUNK;
 pub use name::{validate_bucket, validate_filter, validate_key, validate_write_key};
+pub use snapshot::Snapshot;
 pub use status::Status;
 pub use store::Store;
+pub use txn::{Committed, MAX_TRANSACTION_WRITES, Transaction};
+pub use typed::{DEFAULT_UPDATE_ATTEMPTS, Typed};
 pub use watch::{WatchEvent, WatchOptions, Watcher};
 pub use write::PurgeOptions;
+
+/// This crate's README, compiled (and type-checked) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -171,7 +171,7 @@ impl Store {
 
 /// Splits subjects into requests of at most [`GET_MANY_CHUNK`] subjects and about
 /// [`CHUNK_BYTES`] bytes.
-fn chunk(subjects: Vec<String>) -> Vec<Vec<String>> {
+pub(crate) fn chunk(subjects: Vec<String>) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut current = Vec::new();
     let mut bytes = 0;
@@ -190,7 +190,7 @@ fn chunk(subjects: Vec<String>) -> Vec<Vec<String>> {
     out
 }
 
-fn join_error(e: tokio::task::JoinError) -> Error {
+pub(crate) fn join_error(e: tokio::task::JoinError) -> Error {
     Error::new(ErrorKind::JetStream, format!("a get_many task failed: {e}"))
 }
 

@@ -2,15 +2,16 @@
 //! (`get`, `entry`, `entry_at`, `status`).
 //!
 //! `get`/`entry` are one direct get in the subject-appended form
-//! (`<api>.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`, empty body, no JSON either way): the
-//! reply is the stored message with its sequence and time in headers. Buckets without
-//! `allow_direct` use the leader's `STREAM.MSG.GET` instead.
+//! (`<api>.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`, empty body, no JSON either way),
+//! sent and read by JetStream's [`Context::direct_get_last`]: the reply is the stored
+//! message with its sequence and time in headers. Buckets without `allow_direct` use the
+//! leader's `STREAM.MSG.GET` instead.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use jetstream::client::{HeaderMap, Message, Request, StatusCode, Subject};
-use jetstream::{Context, DirectReplyHeaders, StoredMessage, StreamInfo};
+use jetstream::client::Subject;
+use jetstream::{Context, StoredMessage, StreamInfo};
 
 use crate::config::{Config, STREAM_PREFIX};
 use crate::entry::{Entry, Key, Operation};
@@ -167,21 +168,29 @@ impl Store {
             .filter(|e| !e.operation.is_tombstone()))
     }
 
-    /// The latest entry of `key` including deletes and purges (the key must be valid).
+    /// The latest entry of `key` including deletes and purges (the key must be valid):
+    /// JetStream's subject-appended direct get of the last message
+    /// ([`Context::direct_get_last`]), or the leader's message get without direct gets.
     pub(crate) async fn latest(&self, key: &str) -> Result<Option<Entry>> {
-        let Some(prefix) = &self.inner.direct_prefix else {
+        if self.inner.direct_prefix.is_none() {
             return self.latest_from_leader(key).await;
-        };
-        let mut subject = String::with_capacity(prefix.len() + key.len());
-        subject.push_str(prefix);
-        subject.push_str(key);
-        let ctx = &self.inner.ctx;
-        let reply = ctx
-            .client()
-            .send_request(&subject, Request::new().timeout(ctx.timeout()))
+        }
+        let subject = self.read_subject(key);
+        match self
+            .inner
+            .ctx
+            .direct_get_last(&self.inner.stream, &subject)
             .await
-            .map_err(jetstream::Error::from)?;
-        self.decode_direct(reply, key)
+        {
+            Ok(m) => Ok(Some(self.entry_from_stored(Key::from(key), m))),
+            Err(e) if e.is_no_message() => Ok(None),
+            Err(e) if e.kind() == jetstream::ErrorKind::Decode => Err(Error::with_source(
+                ErrorKind::Decode,
+                "unreadable direct get reply",
+                e,
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The latest entry of `key` including tombstones, from the stream leader (read after
@@ -208,31 +217,6 @@ impl Store {
         } else {
             self.latest_from_leader(key).await
         }
-    }
-
-    /// Reads a subject-appended direct get reply: a 404 status means the key has no entry;
-    /// the control headers are read by JetStream's direct-get reader, in place.
-    fn decode_direct(&self, reply: Message, key: &str) -> Result<Option<Entry>> {
-        let headers = reply.headers.as_ref();
-        if headers.and_then(HeaderMap::status) == Some(StatusCode::NOT_FOUND) {
-            return Ok(None);
-        }
-        let control = DirectReplyHeaders::read(headers).map_err(|e| {
-            if e.kind() == jetstream::ErrorKind::Decode {
-                Error::with_source(ErrorKind::Decode, "unreadable direct get reply", e)
-            } else {
-                e.into()
-            }
-        })?;
-        Ok(Some(Entry {
-            bucket: self.inner.bucket.clone(),
-            key: Key::from(key),
-            revision: control.sequence,
-            created: control.time,
-            operation: Operation::from_headers(headers),
-            value: reply.payload,
-            delta: 0,
-        }))
     }
 
     pub(crate) fn entry_from_stored(&self, key: Key, m: StoredMessage) -> Entry {

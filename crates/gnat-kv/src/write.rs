@@ -51,7 +51,7 @@ impl PurgeOptions {
 /// The publish of one write: `operation` (a put sends no `KV-Operation` header; a purge also
 /// rolls up the key's earlier entries), the revision it expects, its TTL, and KV's retries
 /// while no stream answers.
-fn write_options(
+pub(crate) fn write_options(
     operation: Operation,
     payload: Bytes,
     expected: Option<u64>,

@@ -47,6 +47,7 @@ mod binary;
 mod builder;
 mod cluster;
 mod config;
+mod leaf;
 pub mod peer;
 pub mod probe;
 pub mod proxy;
@@ -57,6 +58,7 @@ pub mod tls;
 pub use binary::{MIN_VERSION, nats_server_bin, server_version};
 pub use builder::ServerBuilder;
 pub use cluster::Cluster;
+pub use leaf::HubAndLeaf;
 pub use server::NatsServer;
 
 use std::time::Duration;
