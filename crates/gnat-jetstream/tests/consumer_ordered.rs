@@ -153,6 +153,52 @@ async fn last_per_subject_survives_a_reset_before_the_first_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_last_per_subject_reset_before_the_first_delivery_skips_nothing() {
+    // A KV watcher on an empty bucket: last_per_subject with nothing pending, then writes
+    // the reader does not poll for, a reset, more writes. Every revision is owed, each
+    // revision of a key included, not just the last per subject at the reset.
+    let (_server, js) = setup().await;
+    create_stream_with(&js, "S", &["k.>"], json!({"max_msgs_per_subject": 10})).await;
+    let mut oc = js
+        .ordered_consumer(
+            "S",
+            fast()
+                .filter_subjects(["k.>"])
+                .deliver_policy(DeliverPolicy::LastPerSubject),
+        )
+        .await
+        .unwrap();
+    assert_eq!(oc.initial_pending(), 0);
+    let mut written = Vec::new();
+    for v in ["a1", "a2", "a3"] {
+        written.push(publish(&js, "k.a", v).await);
+    }
+    // As in the test above: this listener comes after the consumer's.
+    let mut events = js.client().events();
+    js.client().force_reconnect();
+    within("reconnect", async {
+        while let Some(e) = events.next().await {
+            if matches!(e, Event::Reconnected { .. }) {
+                break;
+            }
+        }
+    })
+    .await;
+    for v in ["a4", "b1"] {
+        written.push(publish(&js, &format!("k.{}", &v[..1]), v).await);
+    }
+    let mut got = Vec::new();
+    for _ in 0..written.len() {
+        got.push(sseq(&next_ok(&mut oc).await));
+    }
+    assert_eq!(got, written, "every revision, in order");
+    assert!(
+        oc.resets() >= 1,
+        "the reconnect should have reset the consumer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliver_new_survives_a_reset_before_the_first_delivery() {
     let (_server, js) = setup().await;
     create_stream(&js, "S", &["s.>"]).await;
