@@ -71,7 +71,7 @@ async fn tls_upgrade(
     let config = tls.get(opts)?;
     let stream = crate::tls::connect(config, opts.tls.server_name_for(addr.host()), tcp)
         .await
-        .map_err(|e| Error::tls(Some(&addr.to_string()), e))?;
+        .map_err(|e| tls_failed(addr, e))?;
     Ok(Transport::Tls(Box::new(stream)))
 }
 
@@ -256,7 +256,7 @@ async fn websocket_connect(
         let config = tls.get(opts)?;
         let stream = crate::tls::connect(config, opts.tls.server_name_for(addr.host()), tcp)
             .await
-            .map_err(|e| Error::tls(Some(&addr.to_string()), e))?;
+            .map_err(|e| tls_failed(addr, e))?;
         Box::new(
             crate::websocket::connect(stream, &host_port)
                 .await
@@ -316,6 +316,14 @@ fn why_tls(err: Error, addr: &ServerAddr, opts: &ConnectOptions, info: &Info) ->
     };
     let message = format!("{}; {why}", err.message());
     err.with_message(message)
+}
+
+/// A failed TLS handshake with `addr` as an [`Error`], reported to `tracing` when enabled.
+fn tls_failed(addr: &ServerAddr, e: crate::tls::TlsError) -> Error {
+    let err = Error::tls(Some(&addr.to_string()), e);
+    #[cfg(feature = "tracing")]
+    crate::events::trace_tls_failed(&addr.socket_addr_string(), &err);
+    err
 }
 
 /// TLS is only done over TCP: a custom transport that would need it fails instead of going on

@@ -53,7 +53,7 @@
 //! | `object` | `gnat::object`: the Object Store, chunked with digests, links, watch (turns on `jetstream`) |
 //! | `service` | `gnat::service`: the Services framework (ADR-32), endpoints, discovery, stats |
 //! | `blocking` | `gnat::blocking`: the same client without `async`, driven by a private runtime thread |
-//! | `tracing` | connection events (connect, disconnect, reconnect, lame duck, slow consumer, server errors) and JetStream retries as [`tracing`](https://docs.rs/tracing) events |
+//! | `tracing` | connection events (connect, disconnect, reconnect, lame duck, slow consumer, server errors), each failed connect/reconnect attempt and TLS handshake, request spans and JetStream retries as [`tracing`](https://docs.rs/tracing) events |
 //!
 //! No feature is on by default. TLS is always compiled in: the core client's transport is
 //! built around rustls, and there is no plain-TCP-only build of it.
