@@ -114,6 +114,7 @@ impl Client {
             )
         })?;
         let tls = Arc::new(TlsConfig::new());
+        #[cfg(feature = "tls")]
         if opts.tls_explicit {
             // Surface bad certificate paths now rather than on every connect attempt.
             opts.tls.client_config().map_err(|e| Error::tls(None, e))?;

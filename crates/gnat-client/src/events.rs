@@ -243,8 +243,8 @@ pub(crate) fn trace_attempt_failed(
     }
 }
 
-/// A TLS handshake with `server` failed (`tracing` feature only).
-#[cfg(feature = "tracing")]
+/// A TLS handshake with `server` failed (`tracing` and `tls` features only).
+#[cfg(all(feature = "tracing", feature = "tls"))]
 pub(crate) fn trace_tls_failed(server: &str, error: &crate::Error) {
     tracing::warn!(server = %server, error = %error, "TLS handshake failed");
 }
