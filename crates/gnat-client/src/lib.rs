@@ -135,8 +135,8 @@ pub use subscription::Subscription;
 #[cfg(feature = "tls")]
 pub use tls::TlsOptions;
 
-/// This crate's README, compiled (and type-checked) as doctests.
-#[cfg(all(doctest, feature = "websocket"))]
+/// This crate's README, compiled (and type-checked) as doctests (it shows TLS and WebSocket).
+#[cfg(all(doctest, feature = "websocket", feature = "tls"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
