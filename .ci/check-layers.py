@@ -14,7 +14,7 @@ ALLOWED = {
     "gnat-kv": {"gnat-jetstream"},
     "gnat-service": {"gnat-client"},
     "gnat-object": {"gnat-jetstream"},
-    "gnat-cli": {"gnat-kv", "gnat-service", "gnat-object"},
+    "gnat-cli": {"gnat-client", "gnat-kv", "gnat-service", "gnat-object"},
 }
 # The facade re-exports the layers: any library crate, never the command or test support.
 LIBRARIES = {"gnat-proto", "gnat-client", "gnat-jetstream", "gnat-kv", "gnat-object", "gnat-service"}

@@ -114,6 +114,7 @@ impl Client {
             )
         })?;
         let tls = Arc::new(TlsConfig::new());
+        #[cfg(feature = "tls")]
         if opts.tls_explicit {
             // Surface bad certificate paths now rather than on every connect attempt.
             opts.tls.client_config().map_err(|e| Error::tls(None, e))?;
@@ -125,7 +126,7 @@ impl Client {
         let mut first = None;
         let mut last_error = None;
         let tries = lock(&shared.pool).len();
-        for _ in 0..tries {
+        for _attempt in 1..=tries {
             let Some(addr) = lock(&shared.pool).next_server() else {
                 break;
             };
@@ -136,6 +137,13 @@ impl Client {
                 }
                 Err(e) => {
                     lock(&shared.pool).failed(&addr.socket_addr_string(), e.message());
+                    #[cfg(feature = "tracing")]
+                    crate::events::trace_attempt_failed(
+                        &addr.socket_addr_string(),
+                        u32::try_from(_attempt).unwrap_or(u32::MAX),
+                        &e,
+                        false,
+                    );
                     last_error = Some(e);
                 }
             }
@@ -285,8 +293,21 @@ impl Client {
         subject: impl AsRef<str>,
         request: Request,
     ) -> Result<Message> {
-        let shared = self.shared();
         let subject = subject.as_ref();
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument;
+            let span = tracing::debug_span!("request", subject = %subject);
+            self.send_request_inner(subject, request)
+                .instrument(span)
+                .await
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.send_request_inner(subject, request).await
+    }
+
+    async fn send_request_inner(&self, subject: &str, request: Request) -> Result<Message> {
+        let shared = self.shared();
         let timeout = request.timeout.unwrap_or(shared.opts.request_timeout);
         let registered = shared.register_request(subject);
         let _guard = TokenGuard {

@@ -1,6 +1,7 @@
 //! One connection attempt: TCP, optional TLS (upgrade or TLS-first), INFO, CONNECT + PING,
 //! and the server's PONG. Also the transport type the reader and writer share.
 
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -23,18 +24,22 @@ pub(crate) struct Established {
     pub(crate) addr: ServerAddr,
 }
 
-/// The TLS client configuration, built on first use and reused for every connection.
+/// The TLS client configuration, built on first use and reused for every connection (empty
+/// without the `tls` feature).
 pub(crate) struct TlsConfig {
+    #[cfg(feature = "tls")]
     config: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 impl TlsConfig {
     pub(crate) fn new() -> Self {
         TlsConfig {
+            #[cfg(feature = "tls")]
             config: std::sync::OnceLock::new(),
         }
     }
 
+    #[cfg(feature = "tls")]
     fn get(&self, opts: &ConnectOptions) -> Result<Arc<rustls::ClientConfig>> {
         if let Some(c) = self.config.get() {
             return Ok(c.clone());
@@ -62,6 +67,7 @@ pub(crate) async fn establish(
     }
 }
 
+#[cfg(feature = "tls")]
 async fn tls_upgrade(
     tcp: TcpStream,
     addr: &ServerAddr,
@@ -71,8 +77,19 @@ async fn tls_upgrade(
     let config = tls.get(opts)?;
     let stream = crate::tls::connect(config, opts.tls.server_name_for(addr.host()), tcp)
         .await
-        .map_err(|e| Error::tls(Some(&addr.to_string()), e))?;
+        .map_err(|e| tls_failed(addr, e))?;
     Ok(Transport::Tls(Box::new(stream)))
+}
+
+/// Without the `tls` feature a connection that needs TLS fails with a clear error.
+#[cfg(not(feature = "tls"))]
+async fn tls_upgrade(
+    _tcp: TcpStream,
+    addr: &ServerAddr,
+    _opts: &ConnectOptions,
+    _tls: &TlsConfig,
+) -> Result<Transport> {
+    Err(Error::tls_not_compiled_in(&addr.to_string()))
 }
 
 async fn read_op(
@@ -111,7 +128,7 @@ async fn handshake(
     opts: &ConnectOptions,
     tls: &TlsConfig,
 ) -> Result<Established> {
-    let tls_first = opts.tls.is_tls_first();
+    let tls_first = opts.tls_first_on();
     #[cfg(feature = "websocket")]
     let websocket = addr.is_websocket() && opts.custom_transport.is_none();
     let mut transport = match &opts.custom_transport {
@@ -154,10 +171,10 @@ async fn handshake(
             ));
         }
     };
-    let want_tls = addr.is_tls() || opts.tls.is_required() || info.tls_required;
+    let want_tls = addr.is_tls() || opts.tls_required() || info.tls_required;
     if let Transport::WebSocket { tls: ws_tls, .. } = &transport {
         // TLS, if any, is below the WebSocket: there is no upgrade after INFO.
-        if (addr.is_tls() || opts.tls.is_required()) && !*ws_tls {
+        if (addr.is_tls() || opts.tls_required()) && !*ws_tls {
             return Err(Error::new(
                 ErrorKind::Tls,
                 format!("{addr}: TLS is required: use a wss:// URL"),
@@ -179,16 +196,7 @@ async fn handshake(
         };
     }
 
-    let connect = connect_message(
-        addr,
-        opts,
-        &info,
-        matches!(
-            transport,
-            Transport::Tls(_) | Transport::WebSocket { tls: true, .. }
-        ),
-    )
-    .await?;
+    let connect = connect_message(addr, opts, &info, is_tls(&transport)).await?;
     let mut out = BytesMut::with_capacity(512);
     proto::encode_connect(&mut out, &connect)?;
     proto::encode_ping(&mut out);
@@ -238,12 +246,16 @@ async fn websocket_connect(
     opts: &ConnectOptions,
     tls: &TlsConfig,
 ) -> Result<Transport> {
-    if opts.tls.is_required() && !addr.is_tls() {
+    if opts.tls_required() && !addr.is_tls() {
         // Never in the clear when the options ask for TLS.
         return Err(Error::new(
             ErrorKind::Tls,
             format!("{addr}: TLS is required: use a wss:// URL"),
         ));
+    }
+    #[cfg(not(feature = "tls"))]
+    if addr.is_tls() {
+        return Err(Error::tls_not_compiled_in(&addr.to_string()));
     }
     let tcp = tcp_connect(addr, opts.local_address)
         .await
@@ -252,17 +264,27 @@ async fn websocket_connect(
         .map_err(|e| Error::io(&format!("{addr}: set TCP_NODELAY"), e))?;
     let host_port = addr.socket_addr_string();
     let ws_error = |e| Error::io(&format!("{addr}: websocket"), e);
+    #[cfg(feature = "tls")]
     let io: Box<dyn crate::transport::Io> = if addr.is_tls() {
         let config = tls.get(opts)?;
         let stream = crate::tls::connect(config, opts.tls.server_name_for(addr.host()), tcp)
             .await
-            .map_err(|e| Error::tls(Some(&addr.to_string()), e))?;
+            .map_err(|e| tls_failed(addr, e))?;
         Box::new(
             crate::websocket::connect(stream, &host_port)
                 .await
                 .map_err(ws_error)?,
         )
     } else {
+        Box::new(
+            crate::websocket::connect(tcp, &host_port)
+                .await
+                .map_err(ws_error)?,
+        )
+    };
+    #[cfg(not(feature = "tls"))]
+    let io: Box<dyn crate::transport::Io> = {
+        let _ = tls;
         Box::new(
             crate::websocket::connect(tcp, &host_port)
                 .await
@@ -306,7 +328,7 @@ async fn tcp_connect(
 /// choice or the server never offered it: "certificate verify failed" alone does not tell a
 /// user who configured no TLS that the server requires it.
 fn why_tls(err: Error, addr: &ServerAddr, opts: &ConnectOptions, info: &Info) -> Error {
-    let client_wants = addr.is_tls() || opts.tls.is_required();
+    let client_wants = addr.is_tls() || opts.tls_required();
     let why = if !client_wants {
         "TLS was started because the server requires it (tls_required)"
     } else if !info.tls_required && !info.tls_available {
@@ -316,6 +338,25 @@ fn why_tls(err: Error, addr: &ServerAddr, opts: &ConnectOptions, info: &Info) ->
     };
     let message = format!("{}; {why}", err.message());
     err.with_message(message)
+}
+
+/// Whether the connection runs over TLS.
+fn is_tls(transport: &Transport) -> bool {
+    match transport {
+        #[cfg(feature = "tls")]
+        Transport::Tls(_) => true,
+        Transport::WebSocket { tls, .. } => *tls,
+        _ => false,
+    }
+}
+
+/// A failed TLS handshake with `addr` as an [`Error`], reported to `tracing` when enabled.
+#[cfg(feature = "tls")]
+fn tls_failed(addr: &ServerAddr, e: crate::tls::TlsError) -> Error {
+    let err = Error::tls(Some(&addr.to_string()), e);
+    #[cfg(feature = "tracing")]
+    crate::events::trace_tls_failed(&addr.socket_addr_string(), &err);
+    err
 }
 
 /// TLS is only done over TCP: a custom transport that would need it fails instead of going on

@@ -258,6 +258,8 @@ async fn reconnect(
         };
         if let Err(e) = &attempt_result {
             lock(&shared.pool).failed(&addr.socket_addr_string(), e.message());
+            #[cfg(feature = "tracing")]
+            crate::events::trace_attempt_failed(&addr.socket_addr_string(), attempt, e, true);
         }
         match attempt_result {
             Ok(est) => return Some(est),

@@ -148,9 +148,13 @@ impl Error {
     /// met them), a [`ErrorKind::Tls`] error whose source is that rustls error.
     pub(crate) fn io(context: &str, err: std::io::Error) -> Self {
         let message = format!("{context}: {err}");
+        #[cfg(not(feature = "tls"))]
+        return Self::with_source(ErrorKind::Io, message, err);
+        #[cfg(feature = "tls")]
         if !err.get_ref().is_some_and(|e| e.is::<rustls::Error>()) {
             return Self::with_source(ErrorKind::Io, message, err);
         }
+        #[cfg(feature = "tls")]
         match err.into_inner() {
             Some(inner) => Self::with_source(ErrorKind::Tls, message, inner),
             None => Self::new(ErrorKind::Tls, message),
@@ -158,12 +162,23 @@ impl Error {
     }
 
     /// A TLS failure, keeping the [`TlsError`](crate::tls::TlsError) as the source.
+    #[cfg(feature = "tls")]
     pub(crate) fn tls(context: Option<&str>, err: crate::tls::TlsError) -> Self {
         let message = match context {
             Some(context) => format!("{context}: {err}"),
             None => err.to_string(),
         };
         Self::with_source(ErrorKind::Tls, message, err)
+    }
+
+    /// A TLS connection was needed (a `tls://`/`wss://` URL, or a server that requires TLS)
+    /// in a build without the `tls` feature.
+    #[cfg(any(not(feature = "tls"), test))]
+    pub(crate) fn tls_not_compiled_in(addr: &str) -> Self {
+        Self::new(
+            ErrorKind::Tls,
+            format!("{addr}: TLS support is not compiled in (enable the `tls` feature)"),
+        )
     }
 
     /// The same error with another message (kind and source kept).
@@ -257,6 +272,7 @@ mod tests {
         assert!(err.clone().source().is_some());
     }
 
+    #[cfg(feature = "tls")]
     #[test]
     fn a_rustls_error_inside_an_io_error_becomes_the_source_of_a_tls_error() {
         let io = std::io::Error::new(
@@ -275,6 +291,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "tls")]
     #[test]
     fn a_tls_error_is_the_source() {
         let err = Error::tls(
@@ -290,5 +307,15 @@ mod tests {
     fn errors_without_a_cause_have_no_source() {
         assert!(Error::closed().source().is_none());
         assert!(Error::new(ErrorKind::Config, "x").source().is_none());
+    }
+
+    #[test]
+    fn tls_not_compiled_in_is_a_tls_error_naming_the_feature() {
+        let err = Error::tls_not_compiled_in("nats://127.0.0.1:4222");
+        assert!(err.is_tls());
+        assert!(
+            err.to_string().contains("enable the `tls` feature"),
+            "{err}"
+        );
     }
 }

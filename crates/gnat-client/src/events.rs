@@ -18,6 +18,13 @@ use crate::lock;
 /// `SlowConsumer` (fields `sid`, `subject`) and `PermissionViolation` at WARN; `ServerError`
 /// at ERROR; `ServersDiscovered` at DEBUG. `server` names the server as `host:port`.
 ///
+/// Besides these, the `tracing` feature reports what has no `Event` of its own: each failed
+/// connection attempt at WARN (`"connect attempt failed"` for the first connect,
+/// `"reconnect attempt failed"` after a disconnect; fields `server`, `attempt`, counted from 1,
+/// and `error`), each failed TLS handshake at WARN (`"TLS handshake failed"`; fields `server`
+/// and `error`), and a DEBUG span `request` (field `subject`) around every request/reply
+/// exchange.
+///
 /// [`tracing`]: https://docs.rs/tracing
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -218,6 +225,28 @@ fn trace(event: &Event) {
         }
         Event::Closed => tracing::info!("closed"),
     }
+}
+
+/// A connection attempt to `server` failed (`tracing` feature only; no [`Event`] exists for
+/// it). `reconnect` tells the first connect from the attempts after a disconnect.
+#[cfg(feature = "tracing")]
+pub(crate) fn trace_attempt_failed(
+    server: &str,
+    attempt: u32,
+    error: &crate::Error,
+    reconnect: bool,
+) {
+    if reconnect {
+        tracing::warn!(server = %server, attempt, error = %error, "reconnect attempt failed");
+    } else {
+        tracing::warn!(server = %server, attempt, error = %error, "connect attempt failed");
+    }
+}
+
+/// A TLS handshake with `server` failed (`tracing` and `tls` features only).
+#[cfg(all(feature = "tracing", feature = "tls"))]
+pub(crate) fn trace_tls_failed(server: &str, error: &crate::Error) {
+    tracing::warn!(server = %server, error = %error, "TLS handshake failed");
 }
 
 /// A stream of [`Event`]s from [`Client::events`](crate::Client::events). It ends after

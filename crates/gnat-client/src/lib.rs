@@ -55,6 +55,11 @@
 //! rustls configuration ([`TlsOptions::custom_config`]) and WebSocket (`ws://`, `wss://`,
 //! feature `websocket`) — each has a compiled example in the crate's README.
 //!
+//! TLS (rustls with ring: `tls://` and `wss://` URLs, servers that require TLS, `TlsOptions`,
+//! the `tls` module and the TLS methods of [`ConnectOptions`]) is the feature `tls`, on by
+//! default. Without it no rustls is compiled, and a connection that needs TLS fails with an
+//! [`ErrorKind::Tls`] error saying TLS support is not compiled in.
+//!
 //! ## What it does not do
 //!
 //! It does not parse or encode wire bytes itself (that is [`proto`]), and knows nothing about
@@ -87,6 +92,7 @@
 
 pub use proto;
 /// The rustls version gnat-client uses, for [`TlsOptions::custom_config`].
+#[cfg(feature = "tls")]
 pub use rustls;
 
 pub mod addr;
@@ -108,6 +114,7 @@ pub mod rng;
 mod shared;
 mod sub_queue;
 mod subscription;
+#[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
 #[cfg(feature = "websocket")]
@@ -125,10 +132,11 @@ pub use proto::{HeaderMap, StatusCode};
 pub use request_many::{Replies, RequestMany};
 pub use sub_queue::CloseReason;
 pub use subscription::Subscription;
+#[cfg(feature = "tls")]
 pub use tls::TlsOptions;
 
-/// This crate's README, compiled (and type-checked) as doctests.
-#[cfg(all(doctest, feature = "websocket"))]
+/// This crate's README, compiled (and type-checked) as doctests (it shows TLS and WebSocket).
+#[cfg(all(doctest, feature = "websocket", feature = "tls"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

@@ -9,6 +9,7 @@ use crate::Client;
 use crate::auth::{Auth, AuthCallback, AuthContext, AuthFields, KeyKind, KeyPair, SignFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
+#[cfg(feature = "tls")]
 use crate::tls::TlsOptions;
 
 /// Per-subscription bounds: past either one, new messages for that subscription are dropped
@@ -144,7 +145,9 @@ pub struct ConnectOptions {
     pub(crate) lame_duck_max_delay: Duration,
     pub(crate) local_address: Option<std::net::SocketAddr>,
     pub(crate) read_buffer_size: usize,
+    #[cfg(feature = "tls")]
     pub(crate) tls: TlsOptions,
+    #[cfg(feature = "tls")]
     pub(crate) tls_explicit: bool,
     pub(crate) event_callback: Option<EventCallback>,
     pub(crate) credentials_file: Option<PathBuf>,
@@ -179,7 +182,9 @@ impl Default for ConnectOptions {
             lame_duck_max_delay: Duration::from_secs(2),
             local_address: None,
             read_buffer_size: 64 * 1024,
+            #[cfg(feature = "tls")]
             tls: TlsOptions::default(),
+            #[cfg(feature = "tls")]
             tls_explicit: false,
             event_callback: None,
             credentials_file: None,
@@ -192,8 +197,8 @@ impl Default for ConnectOptions {
 
 impl fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectOptions")
-            .field("name", &self.name)
+        let mut d = f.debug_struct("ConnectOptions");
+        d.field("name", &self.name)
             .field("no_echo", &self.no_echo)
             .field("inbox_prefix", &self.inbox_prefix)
             .field("connection_timeout", &self.connection_timeout)
@@ -211,9 +216,10 @@ impl fmt::Debug for ConnectOptions {
             .field("auth", &self.auth)
             .field("signer", &self.signer.as_ref().map(|s| s.public_part()))
             .field("auth_callback", &self.auth_callback.is_some())
-            .field("credentials_file", &self.credentials_file)
-            .field("tls", &self.tls)
-            .finish_non_exhaustive()
+            .field("credentials_file", &self.credentials_file);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -576,6 +582,7 @@ impl ConnectOptions {
         self.signer = Some(signer);
     }
 
+    #[cfg(feature = "tls")]
     /// TLS settings (trust roots, client certificate, TLS-first). Setting them also makes TLS
     /// required.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
@@ -584,6 +591,7 @@ impl ConnectOptions {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Use this rustls configuration for TLS (ALPN, a custom verifier, a client-certificate
     /// resolver…) instead of one built from the simple options; makes TLS required. See
     /// [`TlsOptions::custom_config`].
@@ -593,6 +601,7 @@ impl ConnectOptions {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Require TLS even if the server does not ask for it.
     pub fn require_tls(mut self, required: bool) -> Self {
         self.tls = self.tls.required(required);
@@ -600,6 +609,7 @@ impl ConnectOptions {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Trust this CA certificate (PEM file) for the server's certificate; requires TLS.
     pub fn add_root_certificate(mut self, path: impl Into<PathBuf>) -> Self {
         self.tls = self.tls.add_root_certificate(path.into()).required(true);
@@ -607,6 +617,7 @@ impl ConnectOptions {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Present this client certificate chain and key (PEM files); requires TLS.
     pub fn client_certificate(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.tls = self
@@ -617,11 +628,29 @@ impl ConnectOptions {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Start TLS before the server's INFO (servers configured with `handshake_first`).
     pub fn tls_first(mut self) -> Self {
         self.tls = self.tls.tls_first(true).required(true);
         self.tls_explicit = true;
         self
+    }
+
+    /// Whether the options require TLS (always false without the `tls` feature, where no
+    /// option can ask for it).
+    pub(crate) fn tls_required(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_required();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Whether TLS comes before the server's INFO.
+    pub(crate) fn tls_first_on(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_tls_first();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// Called on every [`Event`], on the connection's task: keep it quick. Events are also

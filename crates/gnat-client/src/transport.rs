@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::client::TlsStream;
 
 /// Any byte stream a connection can run over: what a custom transport hands out (see
@@ -28,6 +29,7 @@ pub(crate) type Connector = Arc<
 /// A connected socket, plain or TLS, or a custom transport (tests and fuzzing).
 pub(crate) enum Transport {
     Tcp(TcpStream),
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
     Custom(Box<dyn Io>),
     /// NATS over WebSocket (`ws://`, or `wss://` when `tls`): the frames are undone inside.
@@ -92,6 +94,7 @@ impl AsyncWrite for SharedTcp {
 /// The reading half of a [`Transport`].
 pub(crate) enum ReadHalf {
     Tcp(SharedTcp),
+    #[cfg(feature = "tls")]
     Tls(tokio::io::ReadHalf<TlsStream<TcpStream>>),
     Custom(tokio::io::ReadHalf<Box<dyn Io>>),
 }
@@ -99,6 +102,7 @@ pub(crate) enum ReadHalf {
 /// The writing half of a [`Transport`].
 pub(crate) enum WriteHalf {
     Tcp(SharedTcp),
+    #[cfg(feature = "tls")]
     Tls(tokio::io::WriteHalf<TlsStream<TcpStream>>),
     Custom(tokio::io::WriteHalf<Box<dyn Io>>),
 }
@@ -112,6 +116,7 @@ impl Transport {
                 let s = SharedTcp(Arc::new(s));
                 (ReadHalf::Tcp(s.clone()), WriteHalf::Tcp(s.clone()), Some(s))
             }
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => {
                 let (r, w) = tokio::io::split(*s);
                 (ReadHalf::Tls(r), WriteHalf::Tls(w), None)
@@ -132,6 +137,7 @@ impl AsyncRead for Transport {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Transport::Custom(s) | Transport::WebSocket { io: s, .. } => {
                 Pin::new(s).poll_read(cx, buf)
@@ -148,6 +154,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Transport::Custom(s) | Transport::WebSocket { io: s, .. } => {
                 Pin::new(s).poll_write(cx, buf)
@@ -158,6 +165,7 @@ impl AsyncWrite for Transport {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Transport::Custom(s) | Transport::WebSocket { io: s, .. } => Pin::new(s).poll_flush(cx),
         }
@@ -166,6 +174,7 @@ impl AsyncWrite for Transport {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Transport::Custom(s) | Transport::WebSocket { io: s, .. } => {
                 Pin::new(s).poll_shutdown(cx)
@@ -188,6 +197,7 @@ impl ReadHalf {
                     r => return r,
                 }
             },
+            #[cfg(feature = "tls")]
             ReadHalf::Tls(s) => s.read_buf(buf).await,
             ReadHalf::Custom(s) => s.read_buf(buf).await,
         }
@@ -202,6 +212,7 @@ impl AsyncWrite for WriteHalf {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             WriteHalf::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             WriteHalf::Tls(s) => Pin::new(s).poll_write(cx, buf),
             WriteHalf::Custom(s) => Pin::new(s).poll_write(cx, buf),
         }
@@ -214,6 +225,7 @@ impl AsyncWrite for WriteHalf {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             WriteHalf::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
             WriteHalf::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             WriteHalf::Custom(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
@@ -222,6 +234,7 @@ impl AsyncWrite for WriteHalf {
     fn is_write_vectored(&self) -> bool {
         match self {
             WriteHalf::Tcp(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
             WriteHalf::Tls(s) => s.is_write_vectored(),
             WriteHalf::Custom(s) => s.is_write_vectored(),
         }
@@ -230,6 +243,7 @@ impl AsyncWrite for WriteHalf {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             WriteHalf::Tcp(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             WriteHalf::Tls(s) => Pin::new(s).poll_flush(cx),
             WriteHalf::Custom(s) => Pin::new(s).poll_flush(cx),
         }
@@ -238,6 +252,7 @@ impl AsyncWrite for WriteHalf {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             WriteHalf::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             WriteHalf::Tls(s) => Pin::new(s).poll_shutdown(cx),
             WriteHalf::Custom(s) => Pin::new(s).poll_shutdown(cx),
         }

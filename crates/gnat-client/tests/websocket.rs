@@ -6,8 +6,10 @@
 mod real;
 
 use gnat_client::{Client, ConnectOptions, ErrorKind, Event};
+use gnat_test_support::NatsServer;
 use gnat_test_support::proxy::Proxy;
-use gnat_test_support::{NatsServer, tls};
+#[cfg(feature = "tls")]
+use gnat_test_support::tls;
 use real::{EventLog, blocking, fast_reconnect, next};
 
 /// Pub/sub and request/reply between `ws` and a plain TCP client `tcp`, both ways, with a
@@ -65,6 +67,7 @@ async fn works_with_the_servers_compression_on() {
     exercise(&ws, &tcp).await;
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pub_sub_request_over_wss_with_verification() {
     let files = tls::generate(&[]);

@@ -47,16 +47,18 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | *(none)* | the core client: [`connect`], [`Client`], [`ConnectOptions`], [`Subscription`], [`Message`], [`Event`], TLS (rustls with ring) and every kind of auth |
+//! | *(none)* | the core client: [`connect`], [`Client`], [`ConnectOptions`], [`Subscription`], [`Message`], [`Event`], WebSocket (`ws://`) and every kind of auth |
+//! | `tls` (default) | TLS with rustls and ring: `tls://` and `wss://` URLs, servers that require TLS, `TlsOptions`, `gnat::tls`, `gnat::rustls` and the TLS methods of `ConnectOptions` |
 //! | `jetstream` | `gnat::jetstream`: streams, consumers (pull, ordered), publish with acks |
 //! | `kv` | `gnat::kv`: the Key-Value store, watchers, live views, locks (turns on `jetstream`) |
 //! | `object` | `gnat::object`: the Object Store, chunked with digests, links, watch (turns on `jetstream`) |
 //! | `service` | `gnat::service`: the Services framework (ADR-32), endpoints, discovery, stats |
 //! | `blocking` | `gnat::blocking`: the same client without `async`, driven by a private runtime thread |
-//! | `tracing` | connection events (connect, disconnect, reconnect, lame duck, slow consumer, server errors) and JetStream retries as [`tracing`](https://docs.rs/tracing) events |
+//! | `tracing` | connection events (connect, disconnect, reconnect, lame duck, slow consumer, server errors), each failed connect/reconnect attempt and TLS handshake, request spans and JetStream retries as [`tracing`](https://docs.rs/tracing) events |
 //!
-//! No feature is on by default. TLS is always compiled in: the core client's transport is
-//! built around rustls, and there is no plain-TCP-only build of it.
+//! Only `tls` is on by default. With `default-features = false` no rustls is compiled, and a
+//! connection that needs TLS (a `tls://` or `wss://` URL, or a server that requires TLS) fails
+//! with an [`ErrorKind::Tls`] error saying TLS support is not compiled in.
 //!
 //! ## Layout
 //!
@@ -83,9 +85,11 @@ pub const LANG: &str = "rust-gnat";
 pub use client::{
     Backoff, Bytes, Client, CloseReason, ConnectOptions, CurrentServer, Error, ErrorKind, Event,
     Events, HeaderMap, Message, Replies, Request, RequestMany, Result, ServerStatus, State,
-    Statistics, StatusCode, Subject, Subscription, SubscriptionLimits, TlsOptions, auth, connect,
-    rustls, tls,
+    Statistics, StatusCode, Subject, Subscription, SubscriptionLimits, auth, connect,
 };
+// TLS (feature `tls`, on by default).
+#[cfg(feature = "tls")]
+pub use client::{TlsOptions, rustls, tls};
 
 /// The wire protocol layer (`gnat-proto`): headers, status codes, validation and the
 /// sans-IO encoders and decoder.

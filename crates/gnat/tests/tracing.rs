@@ -1,4 +1,5 @@
-//! The `tracing` feature: connection life, slow consumers, JetStream retries and API request
+//! The `tracing` feature: connection life (with failed connect/reconnect attempts and TLS
+//! handshake failures), slow consumers, request spans, JetStream retries and API request
 //! spans arrive as `tracing` events with their fields, caught by a subscriber of our own.
 
 use std::collections::BTreeMap;
@@ -193,6 +194,64 @@ async fn connection_life_slow_consumers_and_jetstream_retries_become_tracing_eve
     });
     assert_eq!(span.field("op"), Some("INFO"));
 
+    // A request/reply exchange runs in a DEBUG span named `request`.
+    let err = client.request("nobody.listens", "q").await.unwrap_err();
+    assert_eq!(err.kind(), gnat::ErrorKind::NoResponders, "{err}");
+    let span = wait_for(&capture, "request span", |c| {
+        c.span.as_deref() == Some("request") && c.field("subject") == Some("nobody.listens")
+    });
+    assert_eq!(span.level, Level::DEBUG);
+
     client.close().await;
     wait_for(&capture, "closed event", |c| c.message() == "closed");
+
+    // A failed connect attempt: the pool's first server refuses connections (a port that was
+    // just free), the second accepts. The failure is reported with server, attempt and error.
+    let refused = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let client = gnat::ConnectOptions::new()
+        .retain_server_order(true)
+        .connect(format!("nats://{refused},{}", server.url()))
+        .await
+        .unwrap();
+    let failed = wait_for(&capture, "failed connect attempt event", |c| {
+        c.message() == "connect attempt failed"
+    });
+    assert_eq!(failed.level, Level::WARN);
+    assert_eq!(failed.field("server"), Some(refused.to_string().as_str()));
+    assert_eq!(failed.field("attempt"), Some("1"));
+    assert!(failed.field("error").is_some_and(|e| !e.is_empty()));
+    client.close().await;
+
+    // Reconnect attempts that fail while the server is down, each reported.
+    let mut server = server;
+    let client = gnat::connect(server.url()).await.unwrap();
+    server.stop();
+    let failed = wait_for(&capture, "failed reconnect attempt event", |c| {
+        c.message() == "reconnect attempt failed" && c.field("server") == Some(addr.as_str())
+    });
+    assert_eq!(failed.level, Level::WARN);
+    assert!(
+        failed
+            .field("attempt")
+            .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1))
+    );
+    assert!(failed.field("error").is_some_and(|e| !e.is_empty()));
+    server.start_again();
+    client.close().await;
+
+    // A TLS handshake that fails (the server's certificate is from an unknown CA).
+    let files = gnat_test_support::tls::generate(&[]);
+    let tls_server = NatsServer::builder().tls(&files).start();
+    let tls_addr = tls_server.addr().to_string();
+    let err = gnat::connect(tls_server.url()).await.unwrap_err();
+    assert!(err.is_tls(), "{err}");
+    let tls_failed = wait_for(&capture, "TLS failure event", |c| {
+        c.message() == "TLS handshake failed"
+    });
+    assert_eq!(tls_failed.level, Level::WARN);
+    assert_eq!(tls_failed.field("server"), Some(tls_addr.as_str()));
+    assert!(tls_failed.field("error").is_some_and(|e| !e.is_empty()));
 }
