@@ -118,7 +118,7 @@ fn retry_reason(e: &kv::Error) -> Option<String> {
         Some(format!("{code} {js}"))
     } else if js.client_kind() == Some(client::ErrorKind::Disconnected) {
         Some("disconnected".into())
-    } else if js.is_outcome_unknown() {
+    } else if e.is_outcome_unknown() {
         // The connection to the killed leader was lost with the put in flight and the resend
         // was not answered in time: a plain put is safe to send again.
         Some("outcome unknown".into())

@@ -220,6 +220,14 @@ impl Error {
         self.jetstream()
             .is_some_and(jetstream::Error::is_no_responders)
     }
+
+    /// A write was in flight when the connection was lost and could not be resent exactly
+    /// (see [`jetstream::Error::is_outcome_unknown`]): it may or may not be stored. Read the
+    /// key to find out before writing again.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.jetstream()
+            .is_some_and(jetstream::Error::is_outcome_unknown)
+    }
 }
 
 impl From<jetstream::Error> for Error {
